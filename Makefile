@@ -1,0 +1,45 @@
+# The README's commands. `make run` serves the app; `make test` runs every check.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+WORKERS ?= 2
+
+.PHONY: run test lint format stop system-deps venv bench-import
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+## Migrate, load the demo data into an empty database, and serve with gunicorn.
+run: system-deps venv
+	$(FLASK) locator setup
+	@echo "Serving the locator on http://$(HOST):$(PORT)/"
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
+
+## Lint, then the whole test suite against a throwaway PostGIS cluster.
+test: system-deps venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Stop the embedded PostGIS cluster that `make run` started.
+stop: venv
+	$(FLASK) locator postgres stop
+
+## Import speed at 1,000,000 rows (see README, "Benchmarks").
+bench-import: system-deps venv
+	$(BIN)/python bench/import_speed.py

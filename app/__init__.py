@@ -1,0 +1,51 @@
+"""The pickup-point and store locator: create_app() builds the Flask application."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+from flask import Flask, g, request
+
+from app.config import Config
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app; tests pass their own settings in ``test_config``."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(Config)
+    if test_config:
+        app.config.update(test_config)
+    logging.basicConfig(level=app.config["LOG_LEVEL"])
+    # Alembic narrates every plugin at INFO; its warnings are what matter here.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+    from app import cli, health
+    from app.api.errors import register_error_handlers
+    from app.extensions import db
+    from app.web import pages
+
+    db.init_app(app)
+    cli.init_app(app)
+    register_error_handlers(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(pages.bp)
+    _add_request_id(app)
+    return app
+
+
+def _add_request_id(app: Flask) -> None:
+    """Echo the caller's X-Request-ID (when well formed) or mint one, on every response."""
+
+    @app.before_request
+    def assign_request_id():
+        supplied = request.headers.get("X-Request-ID", "")
+        g.request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+
+    @app.after_request
+    def send_request_id(response):
+        response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
+        return response

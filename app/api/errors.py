@@ -1,0 +1,99 @@
+"""The one problem+json error path (RFC 9457) for every error the app returns."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from flask import Flask, Response, json
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE_BASE = "https://locator.example/problems/"
+
+
+class ApiError(Exception):
+    """An error meant for the caller: status, title, detail and the fields at fault."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        title: str | None = None,
+        errors: list[dict] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = title
+        self.errors = errors or []
+        self.headers = headers or {}
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[dict] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A problem+json response."""
+    body = {
+        "type": PROBLEM_TYPE_BASE + title.lower().replace(" ", "-"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "errors": errors or [],
+    }
+    response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    response.headers.update(headers or {})
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Every error, expected or not, leaves as problem+json without internals."""
+
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError):
+        title = error.title or _reason(error.status)
+        return problem(error.status, title, error.detail, error.errors, error.headers)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        return problem(error.code or 500, _reason(error.code or 500), error.description or "")
+
+    @app.errorhandler(PoolTimeoutError)
+    def pool_exhausted(_error):
+        return problem(
+            503,
+            "Service Unavailable",
+            "all database connections are busy; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error):
+        log.warning("database unavailable: %s", error.orig)
+        return problem(
+            503,
+            "Service Unavailable",
+            "the database is unavailable or the query took too long; retry shortly",
+            headers={"Retry-After": "2"},
+        )
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unhandled error", exc_info=error)
+        return problem(500, "Internal Server Error", "an unexpected error occurred")
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

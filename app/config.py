@@ -1,0 +1,28 @@
+"""Settings, read from environment variables. Every one is documented in .env.example."""
+
+from __future__ import annotations
+
+import os
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+class Config:
+    """Defaults suit a developer machine; production overrides them through the environment."""
+
+    # Empty means: start and use the embedded PostGIS cluster under instance/postgres.
+    DATABASE_URL = os.environ.get("DATABASE_URL", "")
+    DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
+    DB_MAX_OVERFLOW = _int("DB_MAX_OVERFLOW", 5)
+    # Seconds a request waits for a pooled connection before it is refused.
+    DB_POOL_TIMEOUT = _int("DB_POOL_TIMEOUT", 2)
+    # Every statement of a web request is cut off after this long (milliseconds).
+    STATEMENT_TIMEOUT_MS = _int("STATEMENT_TIMEOUT_MS", 5000)
+    # Polygons with more vertices than this are rejected on import.
+    MAX_POLYGON_VERTICES = _int("MAX_POLYGON_VERTICES", 100_000)
+    # Request bodies larger than this are refused with 413 (bytes).
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024)
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    JSON_SORT_KEYS = False

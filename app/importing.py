@@ -1,0 +1,663 @@
+"""The import pipeline, shared by `flask locator import` and the admin API.
+
+validate -> stage -> upsert. Every row is validated in Python first and every rejection
+is collected with its row (CSV line) or feature number. Nothing is written unless the
+whole file is valid, or ``skip_invalid`` asks to import the valid rows only. The writing
+is one transaction: COPY into a temporary table, then one set-based upsert.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import time
+import zoneinfo
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import IO
+
+import opening_hours
+from sqlalchemy import Connection
+from timezonefinder import TimezoneFinder
+from tqdm import tqdm
+
+from app.geo import (
+    InvalidValue,
+    geodesic_circle,
+    parse_geojson_point,
+    parse_geojson_polygon,
+    parse_latitude,
+    parse_longitude,
+    parse_number,
+)
+from app.models import (
+    CAPABILITIES,
+    EXTERNAL_ID_PATTERN,
+    KINDS,
+    SERVICE_AREA_MODES,
+    STATUSES,
+)
+from app.queries import imports as sql
+
+LOCATION_FIELDS = (
+    "external_id",
+    "name",
+    "kind",
+    "lat",
+    "lon",
+    "brand",
+    "address",
+    "city",
+    "region",
+    "postcode",
+    "country",
+    "opening_hours",
+    "timezone",
+    "capabilities",
+    "status",
+)
+LOCATION_REQUIRED = ("external_id", "name", "kind", "lat", "lon")
+RADIUS_AREA_FIELDS = ("location_external_id", "mode", "radius_m")
+POLYGON_AREA_PROPERTIES = ("location_external_id", "mode")
+REGION_PROPERTIES = ("region_id", "name")
+MAX_TEXT_LENGTH = 500
+MAX_RADIUS_M = 1_000_000
+_EXTERNAL_ID = re.compile(EXTERNAL_ID_PATTERN)
+_COUNTRY = re.compile(r"[A-Z]{2}")
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be read (wrong format, bad header); nothing is imported."""
+
+
+@dataclass
+class Rejection:
+    """One rejected row: where it is, which field, and why."""
+
+    row: int  # CSV: the line number (the header is line 1); GeoJSON: the feature number
+    field: str | None
+    message: str
+
+    def describe(self, unit: str) -> str:
+        where = f"{unit} {self.row}"
+        return (
+            f"{where}, {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
+
+
+@dataclass
+class ImportReport:
+    """What an import did, or would do on a dry run."""
+
+    dataset: str
+    unit: str  # "line" or "feature"
+    total: int = 0
+    created: int = 0
+    updated: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    dry_run: bool = False
+    applied: bool = False
+    seconds: float = 0.0
+
+    @property
+    def valid(self) -> int:
+        return self.total - len(self.rejected)
+
+    @property
+    def unchanged(self) -> int:
+        return self.valid - self.created - self.updated if self.applied else 0
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.total / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> str:
+        """One line: created, updated, unchanged, rejected, and the speed."""
+        if self.applied:
+            outcome = (
+                f"created {self.created}, updated {self.updated}, "
+                f"unchanged {self.unchanged}, rejected {len(self.rejected)}"
+            )
+        elif self.dry_run:
+            outcome = f"dry run: {self.valid} valid, rejected {len(self.rejected)}, nothing written"
+        else:
+            outcome = f"nothing written: rejected {len(self.rejected)} of {self.total}"
+        return (
+            f"{self.dataset}: {self.total} rows; {outcome} "
+            f"({self.seconds:.1f} s, {self.rows_per_second:,.0f} rows/s)"
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "dataset": self.dataset,
+            "total": self.total,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": [
+                {self.unit: r.row, "field": r.field, "message": r.message} for r in self.rejected
+            ],
+            "dry_run": self.dry_run,
+            "applied": self.applied,
+            "seconds": round(self.seconds, 3),
+            "rows_per_second": round(self.rows_per_second),
+        }
+
+
+@dataclass
+class ImportOptions:
+    skip_invalid: bool = False
+    dry_run: bool = False
+    make_valid: bool = False
+    max_polygon_vertices: int = 100_000
+    progress: bool = False
+
+
+# -- field validation -----------------------------------------------------------------
+# Converters take the raw cell (a str from CSV, any JSON value from GeoJSON) and return
+# the clean value or raise InvalidValue. They run for every one of a million rows, so
+# they are plain functions, and the ones whose inputs repeat a lot are cached.
+
+
+def optional_text(value: object) -> str | None:
+    """Stripped text, or None when empty."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidValue("must be a string")
+        value = str(value)
+    value = value.strip()
+    if not value:
+        return None
+    if len(value) > MAX_TEXT_LENGTH:
+        raise InvalidValue(f"is longer than {MAX_TEXT_LENGTH} characters")
+    if "\x00" in value:
+        raise InvalidValue("contains a NUL character")
+    return value
+
+
+def required_text(value: object) -> str:
+    """Stripped, non-empty text."""
+    text = optional_text(value)
+    if text is None:
+        raise InvalidValue("is required")
+    return text
+
+
+def external_id(value: object) -> str:
+    """A retailer's key: 1-128 characters of [A-Za-z0-9._:-]."""
+    text = required_text(value)
+    if not _EXTERNAL_ID.fullmatch(text):
+        raise InvalidValue("must be 1-128 characters of A-Z a-z 0-9 . _ : -")
+    return text
+
+
+def _choice(value: object, allowed: tuple[str, ...], default: str | None = None) -> str:
+    text = optional_text(value) or default
+    if text is None:
+        raise InvalidValue("is required")
+    if text not in allowed:
+        raise InvalidValue(f"{text!r} is not one of {', '.join(allowed)}")
+    return text
+
+
+def kind(value: object) -> str:
+    return _choice(value, KINDS)
+
+
+def status(value: object) -> str:
+    return _choice(value, STATUSES, default="active")
+
+
+def mode(value: object) -> str:
+    return _choice(value, SERVICE_AREA_MODES)
+
+
+def opening_hours_text(value: object) -> str | None:
+    """The value itself when it is valid OSM opening_hours syntax."""
+    return _checked_opening_hours(optional_text(value))
+
+
+@lru_cache(maxsize=4096)
+def _checked_opening_hours(text: str | None) -> str | None:
+    if text is not None and not opening_hours.validate(text):
+        raise InvalidValue(f"not valid OSM opening_hours syntax: {text!r}")
+    return text
+
+
+def capabilities(value: object) -> list[str]:
+    """Sorted, de-duplicated capabilities from a ';'-separated list."""
+    return list(_capability_tuple(optional_text(value)))
+
+
+@lru_cache(maxsize=4096)
+def _capability_tuple(text: str | None) -> tuple[str, ...]:
+    if text is None:
+        return ()
+    names = sorted({name.strip() for name in text.split(";") if name.strip()})
+    unknown = [name for name in names if name not in CAPABILITIES]
+    if unknown:
+        raise InvalidValue(f"unknown capability {unknown[0]!r}; known: {', '.join(CAPABILITIES)}")
+    return tuple(names)
+
+
+def country(value: object) -> str | None:
+    """An ISO 3166-1 alpha-2 code, upper-cased."""
+    return _country_code(optional_text(value))
+
+
+@lru_cache(maxsize=1024)
+def _country_code(text: str | None) -> str | None:
+    if text is None:
+        return None
+    text = text.upper()
+    if not _COUNTRY.fullmatch(text):
+        raise InvalidValue("must be an ISO 3166-1 alpha-2 code such as US")
+    return text
+
+
+def radius_m(value: object) -> float:
+    """A service radius in metres, more than 0 and at most MAX_RADIUS_M."""
+    radius = parse_number(required_text(value) if not isinstance(value, int | float) else value)
+    if not 0 < radius <= MAX_RADIUS_M:
+        raise InvalidValue(f"must be more than 0 and at most {MAX_RADIUS_M} metres")
+    return radius
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+@cache
+def _timezone_finder() -> TimezoneFinder:
+    return TimezoneFinder(in_memory=True)
+
+
+def timezone_for(value: object, lon: float, lat: float) -> str:
+    """The given IANA zone if it exists, else the zone at the position."""
+    text = optional_text(value)
+    if text:
+        if text not in _timezones():
+            raise InvalidValue(f"{text!r} is not an IANA timezone")
+        return text
+    derived = _timezone_finder().timezone_at(lng=lon, lat=lat)
+    if not derived:
+        raise InvalidValue("could not be derived from the position; give one")
+    return derived
+
+
+class RowErrors(Exception):
+    """All the field errors of one row."""
+
+    def __init__(self, errors: list[tuple[str | None, str]]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+class _FieldChecker:
+    """Collects field errors so a row reports every problem at once, not just the first."""
+
+    __slots__ = ("errors",)
+
+    def __init__(self) -> None:
+        self.errors: list[tuple[str | None, str]] = []
+
+    def __call__(self, name: str, convert, value: object):
+        try:
+            return convert(value)
+        except InvalidValue as error:
+            self.errors.append((name, str(error)))
+            return None
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise RowErrors(self.errors)
+
+
+# Location fields in staging-table order (see app/queries/imports.py), with converters.
+_LOCATION_CONVERTERS = (
+    ("external_id", external_id),
+    ("name", required_text),
+    ("kind", kind),
+    ("brand", optional_text),
+    ("address", optional_text),
+    ("city", optional_text),
+    ("region", optional_text),
+    ("postcode", optional_text),
+    ("country", country),
+    ("opening_hours", opening_hours_text),
+    ("capabilities", capabilities),
+    ("status", status),
+)
+
+
+def validate_location(raw: dict, position: tuple[float, float] | None = None) -> tuple:
+    """A staging row for one location, from CSV columns or GeoJSON properties.
+
+    ``position`` is (lon, lat) when it came from a GeoJSON geometry instead of columns.
+    The fast path converts the row in one go; only a row with an error takes the slow
+    path, which collects every field error so the report names them all.
+    """
+    get = raw.get
+    try:
+        values = [convert(get(name)) for name, convert in _LOCATION_CONVERTERS]
+        lon, lat = position or (parse_longitude(get("lon")), parse_latitude(get("lat")))
+        timezone = timezone_for(get("timezone"), lon, lat)
+    except InvalidValue:
+        raise RowErrors(_location_errors(raw, position)) from None
+    return (*values, timezone, lon, lat)
+
+
+def _location_errors(raw: dict, position: tuple[float, float] | None) -> list:
+    check = _FieldChecker()
+    for name, convert in _LOCATION_CONVERTERS:
+        check(name, convert, raw.get(name))
+    if position is None:
+        lon = check("lon", parse_longitude, raw.get("lon"))
+        lat = check("lat", parse_latitude, raw.get("lat"))
+    else:
+        lon, lat = position
+    if lon is not None and lat is not None:
+        check("timezone", lambda value: timezone_for(value, lon, lat), raw.get("timezone"))
+    return check.errors
+
+
+def _geometry_check(parse, geometry: object, **kwargs):
+    """Run a geo.py parser, reporting its complaint against the 'geometry' field."""
+    try:
+        return parse(geometry, **kwargs)
+    except InvalidValue as error:
+        raise RowErrors([("geometry", str(error))]) from error
+
+
+def validate_region(raw: dict, geometry: object, options: ImportOptions) -> tuple:
+    """A staging row for one region: region_id, name, polygon WKB."""
+    check = _FieldChecker()
+    region_id = check("region_id", external_id, raw.get("region_id"))
+    name = check("name", required_text, raw.get("name"))
+    shape = check("geometry", lambda g: _polygon(g, options), geometry)
+    check.raise_if_any()
+    return (region_id, name, shape.wkb)
+
+
+def _polygon(geometry: object, options: ImportOptions):
+    return parse_geojson_polygon(
+        geometry, max_vertices=options.max_polygon_vertices, make_valid=options.make_valid
+    )
+
+
+def validate_service_area(raw: dict, geometry: object, options: ImportOptions) -> tuple:
+    """(location_external_id, mode, radius_m or None, polygon or None) for one area."""
+    check = _FieldChecker()
+    location = check("location_external_id", external_id, raw.get("location_external_id"))
+    area_mode = check("mode", mode, raw.get("mode"))
+    radius = shape = None
+    if "radius_m" in raw:
+        radius = check("radius_m", radius_m, raw["radius_m"])
+    else:
+        shape = check("geometry", lambda g: _polygon(g, options), geometry)
+    check.raise_if_any()
+    return location, area_mode, radius, shape
+
+
+# -- readers: (row number, fields, geometry or None) ----------------------------------
+
+
+def _read_csv(stream: IO[str], allowed: tuple[str, ...], required: tuple[str, ...]) -> Iterator:
+    reader = csv.DictReader(stream)
+    header = reader.fieldnames or []
+    unknown = [name for name in header if name not in allowed]
+    if unknown:
+        raise ImportFileError(
+            f"unknown column(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}"
+        )
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise ImportFileError(f"missing required column(s): {', '.join(missing)}")
+    if len(set(header)) != len(header):
+        raise ImportFileError("a column name appears twice in the header")
+    for raw in reader:
+        if None in raw:
+            yield reader.line_num, {"__extra__": raw[None]}, None
+            continue
+        yield reader.line_num, raw, None
+
+
+def _features(document: object) -> list:
+    if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
+        raise ImportFileError("GeoJSON must be a FeatureCollection")
+    if "crs" in document:
+        raise ImportFileError("a 'crs' member is not accepted: coordinates must be WGS84")
+    features = document.get("features")
+    if not isinstance(features, list):
+        raise ImportFileError("FeatureCollection has no 'features' list")
+    return features
+
+
+def _read_features(features: list, allowed: tuple[str, ...]) -> Iterator:
+    for number, feature in enumerate(features, start=1):
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            yield number, {"__error__": "not a GeoJSON Feature"}, None
+            continue
+        properties = feature.get("properties") or {}
+        if not isinstance(properties, dict):
+            yield number, {"__error__": "properties must be an object"}, None
+            continue
+        unknown = [name for name in properties if name not in allowed]
+        if unknown:
+            yield number, {"__unknown__": unknown}, None
+            continue
+        yield number, properties, feature.get("geometry")
+
+
+# -- datasets ---------------------------------------------------------------------------
+
+
+def _detect(path_name: str, text_stream: IO[str]) -> tuple[str, Iterator]:
+    """Which dataset a file holds, and an iterator over its rows."""
+    suffix = Path(path_name).suffix.lower()
+    if suffix == ".csv":
+        first_line = text_stream.readline()
+        text_stream.seek(0)
+        header = next(csv.reader([first_line]), [])
+        if "location_external_id" in header:
+            return "service_areas", _read_csv(text_stream, RADIUS_AREA_FIELDS, RADIUS_AREA_FIELDS)
+        return "locations", _read_csv(text_stream, LOCATION_FIELDS, LOCATION_REQUIRED)
+    if suffix in (".geojson", ".json"):
+        try:
+            document = json.load(text_stream)
+        except json.JSONDecodeError as error:
+            raise ImportFileError(f"not valid JSON: {error}") from error
+        features = _features(document)
+        sample = next((f for f in features if isinstance(f, dict)), {})
+        properties = sample.get("properties") or {}
+        if "region_id" in properties:
+            return "regions", _read_features(features, REGION_PROPERTIES)
+        if "location_external_id" in properties:
+            return "service_areas", _read_features(features, POLYGON_AREA_PROPERTIES)
+        allowed = tuple(f for f in LOCATION_FIELDS if f not in ("lat", "lon"))
+        return "locations", _read_features(features, allowed)
+    raise ImportFileError(f"unsupported file type {suffix!r}: use .csv, .geojson or .json")
+
+
+def _structural_error(raw: dict) -> str | None:
+    if "__error__" in raw:
+        return raw["__error__"]
+    if "__unknown__" in raw:
+        return f"unknown properties {', '.join(raw['__unknown__'])} (not importable)"
+    if "__extra__" in raw:
+        return "more cells than the header has columns"
+    return None
+
+
+class _Rollback(Exception):
+    """Raised inside the import transaction to undo it (rejections, or a dry run)."""
+
+
+def _reject(report: ImportReport, number: int, errors: list) -> None:
+    report.rejected.extend(Rejection(number, name, message) for name, message in errors)
+
+
+def _unique(seen: dict, key: tuple, number: int, field_name: str) -> None:
+    first = seen.setdefault(key, number)
+    if first != number:
+        raise RowErrors([(field_name, f"duplicate of {first}: keys must be unique in a file")])
+
+
+def _validated_rows(dataset, rows, geojson, options, report, bar) -> Iterator[tuple]:
+    """Staging rows for locations or regions; rejections go into ``report``.
+
+    Once a row is rejected in an all-or-nothing import, later rows are still validated
+    (so the report is complete) but no longer yielded: nothing will be written anyway.
+    """
+    seen: dict[tuple, int] = {}
+    for number, raw, geometry in rows:
+        report.total += 1
+        bar.update()
+        try:
+            problem = _structural_error(raw)
+            if problem:
+                raise RowErrors([(None, problem)])
+            if dataset == "locations":
+                position = _geometry_check(parse_geojson_point, geometry) if geojson else None
+                row = validate_location(raw, position)
+                _unique(seen, (row[0],), number, "external_id")
+            else:
+                row = validate_region(raw, geometry, options)
+                _unique(seen, (row[0],), number, "region_id")
+        except RowErrors as error:
+            _reject(report, number, error.errors)
+            continue
+        if options.skip_invalid or not report.rejected:
+            yield row
+
+
+def _validated_service_areas(connection, rows, options, report, bar) -> list[tuple]:
+    """Staging rows for service areas: radius circles need their location's position.
+
+    A list, not a generator: the position look-up must finish before COPY takes over
+    the connection.
+    """
+    parsed = []
+    seen: dict[tuple, int] = {}
+    for number, raw, geometry in rows:
+        report.total += 1
+        bar.update()
+        try:
+            problem = _structural_error(raw)
+            if problem:
+                raise RowErrors([(None, problem)])
+            location, area_mode, radius, shape = validate_service_area(raw, geometry, options)
+            _unique(seen, (location, area_mode), number, "location_external_id")
+            parsed.append((number, location, area_mode, radius, shape))
+        except RowErrors as error:
+            _reject(report, number, error.errors)
+
+    positions = sql.location_positions(connection, sorted({p[1] for p in parsed}))
+    staged = []
+    for number, location, area_mode, radius, shape in parsed:
+        if location not in positions:
+            _reject(report, number, [("location_external_id", f"no location {location!r}")])
+            continue
+        lon, lat = positions[location]
+        if radius is None:
+            staged.append((location, area_mode, shape.wkb, "polygon", None, None, None))
+            continue
+        try:
+            circle = geodesic_circle(lon, lat, radius)
+        except InvalidValue as error:
+            _reject(report, number, [("radius_m", str(error))])
+            continue
+        staged.append((location, area_mode, circle.wkb, "radius", radius, lon, lat))
+    report.rejected.sort(key=lambda rejection: rejection.row)
+    return staged if options.skip_invalid or not report.rejected else []
+
+
+STAGING_TABLES = {
+    "locations": sql.LOCATIONS,
+    "service_areas": sql.SERVICE_AREAS,
+    "regions": sql.REGIONS,
+}
+
+
+def import_file(connection: Connection, path: str | Path, options: ImportOptions) -> ImportReport:
+    """Import one file from disk (see import_stream)."""
+    with open(path, encoding="utf-8-sig", newline="") as stream:
+        return import_stream(connection, str(path), stream, options)
+
+
+def import_bytes(
+    connection: Connection, name: str, data: bytes, options: ImportOptions
+) -> ImportReport:
+    """Import an uploaded file held in memory (the admin API)."""
+    try:
+        decoded = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ImportFileError(f"the file is not UTF-8: {error}") from error
+    return import_stream(connection, name, io.StringIO(decoded, newline=""), options)
+
+
+def import_stream(
+    connection: Connection, name: str, stream: IO[str], options: ImportOptions
+) -> ImportReport:
+    """Validate every row and, unless rejected or a dry run, stage and upsert them.
+
+    The caller owns the transaction (see Database.transaction); the import runs in a
+    savepoint inside it and commits nothing itself. Valid rows stream into the staging
+    table while later rows are still being validated (PostgreSQL parses the COPY on
+    another core); a rejection or a dry run rolls the savepoint back, so nothing is ever
+    half-written.
+    """
+    started = time.perf_counter()
+    dataset, rows = _detect(name, stream)
+    geojson = not name.lower().endswith(".csv")
+    report = ImportReport(
+        dataset=dataset, unit="feature" if geojson else "line", dry_run=options.dry_run
+    )
+    table = STAGING_TABLES[dataset]
+    bar = tqdm(
+        desc=f"importing {dataset}", unit=" rows", disable=not options.progress, mininterval=0.5
+    )
+    try:
+        with bar, connection.begin_nested():
+            sql.disable_statement_timeout(connection)
+            sql.lock_dataset(connection, table)
+            if dataset == "service_areas":
+                staged = _validated_service_areas(connection, rows, options, report, bar)
+            else:
+                staged = _validated_rows(dataset, rows, geojson, options, report, bar)
+            if options.dry_run:
+                copied = sum(1 for _ in staged)
+            else:
+                copied = sql.copy_into_staging(connection, table, staged)
+            if options.dry_run or (report.rejected and not options.skip_invalid):
+                raise _Rollback
+            if options.progress and copied >= 10_000:
+                tqdm.write(f"upserting {copied} rows into {dataset}...")
+            report.created, report.updated = sql.upsert_from_staging(connection, table, copied)
+            report.applied = True
+    except _Rollback:
+        pass
+    except UnicodeDecodeError as error:
+        raise ImportFileError(f"the file is not UTF-8: {error}") from error
+    except csv.Error as error:
+        raise ImportFileError(f"CSV cannot be read: {error}") from error
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "geodata" / "demo"
+# Order matters: service areas refer to locations.
+DEMO_FILES = ("locations.csv", "service_areas.csv", "service_areas.geojson", "regions.geojson")
+
+
+def load_demo_data(connection: Connection, options: ImportOptions) -> Iterator[ImportReport]:
+    """Import the shipped demo network (geodata/demo) file by file, yielding each report."""
+    for name in DEMO_FILES:
+        yield import_file(connection, DEMO_DIR / name, options)

@@ -1,0 +1,219 @@
+"""SQL of the import pipeline: stage rows with COPY, then upsert them set-based.
+
+COPY into a temporary table, then one UPDATE and one INSERT joined against it, is what
+makes a million rows load in seconds; inserting ORM objects one at a time would take
+many minutes. The UPDATE skips rows whose values have not changed (IS DISTINCT FROM),
+so re-importing a file touches nothing and reports every row unchanged. Two hash-joined
+statements beat INSERT ... ON CONFLICT here: that probes the unique index row by row,
+which took 20 s for a million unchanged rows against 2.6 s for the join.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+
+
+@dataclass(frozen=True)
+class StagingTable:
+    """A temporary table that one dataset's validated rows are copied into."""
+
+    name: str
+    target: str  # the real table the rows are upserted into
+    columns: tuple[tuple[str, str], ...]  # (name, SQL type)
+    update_sql: str  # changes existing rows that differ; returns nothing
+    insert_sql: str  # adds rows whose key is new
+
+    @property
+    def column_names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+
+LOCATIONS = StagingTable(
+    name="staging_locations",
+    target="locations",
+    columns=(
+        ("external_id", "text"),
+        ("name", "text"),
+        ("kind", "text"),
+        ("brand", "text"),
+        ("address_line1", "text"),
+        ("city", "text"),
+        ("region", "text"),
+        ("postcode", "text"),
+        ("country", "text"),
+        ("opening_hours", "text"),
+        ("capabilities", "text[]"),
+        ("status", "text"),
+        ("timezone", "text"),
+        ("lon", "double precision"),
+        ("lat", "double precision"),
+    ),
+    update_sql="""
+UPDATE locations AS l SET
+    name = s.name, kind = s.kind, brand = s.brand, address_line1 = s.address_line1,
+    city = s.city, region = s.region, postcode = s.postcode, country = s.country,
+    opening_hours = s.opening_hours, capabilities = s.capabilities, status = s.status,
+    timezone = s.timezone,
+    geog = ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography,
+    updated_at = now()
+FROM staging_locations AS s
+WHERE l.external_id = s.external_id
+  AND (l.name, l.kind, l.brand, l.address_line1, l.city, l.region, l.postcode, l.country,
+       l.opening_hours, l.capabilities, l.status, l.timezone,
+       ST_X(l.geog::geometry), ST_Y(l.geog::geometry))
+      IS DISTINCT FROM
+      (s.name, s.kind, s.brand, s.address_line1, s.city, s.region, s.postcode, s.country,
+       s.opening_hours, s.capabilities, s.status, s.timezone, s.lon, s.lat)
+""",
+    insert_sql="""
+INSERT INTO locations (
+    external_id, name, kind, brand, address_line1, city, region, postcode, country,
+    opening_hours, capabilities, status, timezone, geog)
+SELECT s.external_id, s.name, s.kind, s.brand, s.address_line1, s.city, s.region,
+       s.postcode, s.country, s.opening_hours, s.capabilities, s.status, s.timezone,
+       ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography
+FROM staging_locations AS s
+WHERE NOT EXISTS (SELECT 1 FROM locations AS l WHERE l.external_id = s.external_id)
+""",
+)
+
+SERVICE_AREAS = StagingTable(
+    name="staging_service_areas",
+    target="service_areas",
+    columns=(
+        ("location_external_id", "text"),
+        ("mode", "text"),
+        ("geom_wkb", "bytea"),
+        ("source", "text"),
+        ("radius_m", "double precision"),
+        ("center_lon", "double precision"),
+        ("center_lat", "double precision"),
+    ),
+    update_sql="""
+UPDATE service_areas AS a SET
+    geom = ST_GeomFromWKB(s.geom_wkb, 4326), source = s.source, radius_m = s.radius_m,
+    center = ST_SetSRID(ST_MakePoint(s.center_lon, s.center_lat), 4326)::geography,
+    updated_at = now()
+FROM staging_service_areas AS s
+JOIN locations AS l ON l.external_id = s.location_external_id
+WHERE a.location_id = l.id AND a.mode = s.mode
+  AND (ST_AsBinary(a.geom), a.source, a.radius_m,
+       ST_X(a.center::geometry), ST_Y(a.center::geometry))
+      IS DISTINCT FROM
+      (s.geom_wkb, s.source, s.radius_m, s.center_lon, s.center_lat)
+""",
+    insert_sql="""
+INSERT INTO service_areas (location_id, mode, geom, source, radius_m, center)
+SELECT l.id, s.mode, ST_GeomFromWKB(s.geom_wkb, 4326), s.source, s.radius_m,
+       ST_SetSRID(ST_MakePoint(s.center_lon, s.center_lat), 4326)::geography
+FROM staging_service_areas AS s
+JOIN locations AS l ON l.external_id = s.location_external_id
+WHERE NOT EXISTS (
+    SELECT 1 FROM service_areas AS a WHERE a.location_id = l.id AND a.mode = s.mode)
+""",
+)
+
+REGIONS = StagingTable(
+    name="staging_regions",
+    target="regions",
+    columns=(("region_id", "text"), ("name", "text"), ("geom_wkb", "bytea")),
+    update_sql="""
+UPDATE regions AS r SET
+    name = s.name, geom = ST_GeomFromWKB(s.geom_wkb, 4326), updated_at = now()
+FROM staging_regions AS s
+WHERE r.region_id = s.region_id
+  AND (r.name, ST_AsBinary(r.geom)) IS DISTINCT FROM (s.name, s.geom_wkb)
+""",
+    insert_sql="""
+INSERT INTO regions (region_id, name, geom)
+SELECT s.region_id, s.name, ST_GeomFromWKB(s.geom_wkb, 4326)
+FROM staging_regions AS s
+WHERE NOT EXISTS (SELECT 1 FROM regions AS r WHERE r.region_id = s.region_id)
+""",
+)
+
+# Below this many rows, maintaining the indexes row by row is cheaper than rebuilding them.
+BULK_LOAD_MIN_ROWS = 100_000
+
+
+def lock_dataset(connection: Connection, table: StagingTable) -> None:
+    """One import per table at a time: the UPDATE-then-INSERT upsert relies on it."""
+    connection.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": "import:" + table.target}
+    )
+
+
+def copy_into_staging(connection: Connection, table: StagingTable, rows: Iterable[tuple]) -> int:
+    """Create the dataset's temporary staging table and COPY ``rows`` into it.
+
+    Runs inside the caller's transaction (the table is dropped at commit or rollback).
+    Returns the number of rows copied.
+    """
+    columns = ", ".join(f"{name} {sql_type}" for name, sql_type in table.columns)
+    connection.execute(text(f"CREATE TEMPORARY TABLE {table.name} ({columns}) ON COMMIT DROP"))
+    cursor = connection.connection.driver_connection.cursor()
+    copied = 0
+    with cursor.copy(f"COPY {table.name} ({', '.join(table.column_names)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+            copied += 1
+    # Autovacuum never analyzes temporary tables; without statistics the planner would
+    # probe the target's index once per staged row instead of hash-joining.
+    connection.execute(text(f"ANALYZE {table.name}"))
+    return copied
+
+
+def upsert_from_staging(
+    connection: Connection, table: StagingTable, staged: int
+) -> tuple[int, int]:
+    """Upsert the staged rows into the real table; return (created, updated).
+
+    When the load is large and at least twice the table's size (a first load or a
+    rebuild), the non-unique indexes are dropped and rebuilt after the upsert, inside the
+    same transaction: building a GiST index once is several times faster than inserting
+    a million entries one by one. Readers wait for the table until the import commits.
+    """
+    existing = connection.execute(text(f"SELECT count(*) FROM {table.target}")).scalar_one()
+    rebuild = staged >= BULK_LOAD_MIN_ROWS and staged >= 2 * existing
+    index_definitions = _secondary_indexes(connection, table.target) if rebuild else []
+    for name, _ in index_definitions:
+        connection.execute(text(f"DROP INDEX {name}"))
+    updated = connection.execute(text(table.update_sql)).rowcount
+    created = connection.execute(text(table.insert_sql)).rowcount
+    for _, definition in index_definitions:
+        connection.execute(text(definition))
+    # Dropped now, not at commit: the caller's transaction may run another import.
+    connection.execute(text(f"DROP TABLE {table.name}"))
+    return created, updated
+
+
+def _secondary_indexes(connection: Connection, target: str) -> list[tuple[str, str]]:
+    """(name, CREATE INDEX statement) of each index that backs no constraint."""
+    return connection.execute(
+        text(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
+            "FROM pg_index i WHERE i.indrelid = CAST(:table AS regclass) "
+            "AND NOT i.indisunique AND NOT i.indisprimary"
+        ),
+        {"table": target},
+    ).all()
+
+
+def location_positions(connection: Connection, external_ids: list[str]) -> dict[str, tuple]:
+    """(lon, lat) of each existing location among ``external_ids``."""
+    result = connection.execute(
+        text(
+            "SELECT external_id, ST_X(geog::geometry), ST_Y(geog::geometry) "
+            "FROM locations WHERE external_id = ANY(:ids)"
+        ),
+        {"ids": external_ids},
+    )
+    return {external_id: (lon, lat) for external_id, lon, lat in result}
+
+
+def disable_statement_timeout(connection: Connection) -> None:
+    """Imports may legitimately run for minutes; lift the web timeout for this transaction."""
+    connection.execute(text("SET LOCAL statement_timeout = 0"))
