@@ -56,10 +56,14 @@ class Location(Base):
 
     __tablename__ = "locations"
     __table_args__ = (
-        CheckConstraint(f"external_id ~ '{EXTERNAL_ID_PATTERN}'", "locations_external_id_format"),
+        # The same rule as EXTERNAL_ID_PATTERN, in a form PostgreSQL checks cheaply.
+        CheckConstraint(
+            "external_id ~ '^[A-Za-z0-9._:-]+$' AND length(external_id) <= 128",
+            "locations_external_id_format",
+        ),
         CheckConstraint("btrim(name) <> ''", "locations_name_not_blank"),
         CheckConstraint(_in("kind", KINDS), "locations_kind_allowed"),
-        CheckConstraint("country ~ '^[A-Z]{2}$'", "locations_country_iso"),
+        CheckConstraint("country ~ '^[A-Z][A-Z]$'", "locations_country_iso"),
         CheckConstraint(_in("status", STATUSES), "locations_status_allowed"),
         CheckConstraint(
             "ST_Y(geog::geometry) BETWEEN -90 AND 90 AND ST_X(geog::geometry) BETWEEN -180 AND 180",
@@ -130,7 +134,10 @@ class Region(Base):
 
     __tablename__ = "regions"
     __table_args__ = (
-        CheckConstraint(f"region_id ~ '{EXTERNAL_ID_PATTERN}'", "regions_region_id_format"),
+        CheckConstraint(
+            "region_id ~ '^[A-Za-z0-9._:-]+$' AND length(region_id) <= 128",
+            "regions_region_id_format",
+        ),
         CheckConstraint("btrim(name) <> ''", "regions_name_not_blank"),
         CheckConstraint("ST_IsValid(geom) AND NOT ST_IsEmpty(geom)", "regions_geom_valid"),
         UniqueConstraint("region_id", name="regions_region_id_key"),
