@@ -23,12 +23,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Alembic narrates every plugin at INFO; its warnings are what matter here.
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
+    from app import api as api_package
     from app import cli, health
     from app.api.errors import register_error_handlers
-    from app.extensions import db
+    from app.extensions import api, db
     from app.web import pages
 
     db.init_app(app)
+    api_package.init_app(app, api)
     cli.init_app(app)
     register_error_handlers(app)
     app.register_blueprint(health.bp)

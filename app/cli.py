@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from app import schema
 from app.database import embedded_cluster
 from app.extensions import db
+from app.geocoding import load_gazetteer
 from app.importing import (
     ImportFileError,
     ImportOptions,
@@ -18,6 +19,7 @@ from app.importing import (
     import_file,
     load_demo_data,
 )
+from app.queries.geocoding import gazetteer_size
 from app.queries.locations import network_is_empty
 
 locator = AppGroup("locator", help="Pickup-point locator commands.")
@@ -79,12 +81,25 @@ def load_demo_command(if_empty):
             _print_report(report)
 
 
+@locator.command("gazetteer")
+@click.option("--if-empty", is_flag=True, help="Only when the gazetteer is empty.")
+def gazetteer_command(if_empty):
+    """(Re)load the offline geocoding gazetteer: US ZIP centroids and world cities."""
+    with db.transaction() as connection:
+        if if_empty and gazetteer_size(connection):
+            click.echo("gazetteer: already loaded")
+            return
+        click.echo(f"gazetteer: {load_gazetteer(connection)} places loaded")
+
+
 @locator.command("setup")
 def setup_command():
-    """Migrate to head and load the demo data into an empty database."""
+    """Migrate to head, and load the gazetteer and the demo data where they are empty."""
     schema.upgrade(db.engine)
     click.echo(f"schema at {schema.head_revision()}")
-    click.get_current_context().invoke(load_demo_command, if_empty=True)
+    context = click.get_current_context()
+    context.invoke(gazetteer_command, if_empty=True)
+    context.invoke(load_demo_command, if_empty=True)
 
 
 @db_group.command("upgrade")

@@ -25,4 +25,6 @@ class Config:
     # Request bodies larger than this are refused with 413 (bytes).
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # Signs paging cursors. Set it in production, the same for every app process.
+    SECRET_KEY = os.environ.get("SECRET_KEY", "locator-development-key")
     JSON_SORT_KEYS = False

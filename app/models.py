@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
     Text,
     UniqueConstraint,
     func,
@@ -72,6 +73,7 @@ class Location(Base):
         UniqueConstraint("external_id", name="locations_external_id_key"),
         Index("locations_geog_gist", "geog", postgresql_using="gist"),
         Index("locations_capabilities_gin", "capabilities", postgresql_using="gin"),
+        Index("locations_geom_gist", text("(geog::geometry)"), postgresql_using="gist"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
@@ -152,3 +154,32 @@ class Region(Base):
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Place(Base):
+    """A gazetteer entry (postcode centroid or populated place) for offline geocoding."""
+
+    __tablename__ = "places"
+    __table_args__ = (
+        CheckConstraint("kind IN ('postcode', 'place')", "places_kind_allowed"),
+        Index(
+            "places_search_name_trgm",
+            "search_name",
+            postgresql_using="gin",
+            postgresql_ops={"search_name": "gin_trgm_ops"},
+        ),
+        Index("places_postcode", "name", postgresql_where=text("kind = 'postcode'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    search_name: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(Text)
+    admin: Mapped[str | None] = mapped_column(Text)
+    country: Mapped[str] = mapped_column(Text)
+    population: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    geog: Mapped[WKBElement] = mapped_column(
+        Geography("POINT", srid=4326, spatial_index=False), nullable=False
+    )
+    source: Mapped[str] = mapped_column(Text)

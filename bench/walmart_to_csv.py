@@ -24,25 +24,11 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "data" / "walmart_stores_1962_2006.csv"
+sys.path.insert(0, str(REPO_ROOT))
 
-HEADER = [
-    "external_id",
-    "name",
-    "kind",
-    "lat",
-    "lon",
-    "brand",
-    "address",
-    "city",
-    "region",
-    "postcode",
-    "country",
-    "opening_hours",
-    "timezone",
-    "capabilities",
-    "status",
-]
+from app.importing import LOCATION_FIELDS  # noqa: E402
+
+DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "data" / "walmart_stores_1962_2006.csv"
 
 # type_store value -> (display name, capabilities). Supercenters carry groceries and
 # run home delivery; classic discount stores offer pickup and returns only.
@@ -174,8 +160,8 @@ def fmt_coord(v: float) -> str:
     return f"{v:.6f}".rstrip("0").rstrip(".")
 
 
-def map_row(row: dict[str, str]) -> list[str]:
-    """Map one source row to an output row; raise RowError if it cannot be mapped."""
+def map_row(row: dict[str, str]) -> dict[str, str]:
+    """Map one source row to an output row (keyed by column); raise RowError if unmappable."""
     storenum = (row.get("storenum") or "").strip()
     if not storenum.isdigit():
         raise RowError(f"storenum {storenum!r} is not a number")
@@ -189,24 +175,24 @@ def map_row(row: dict[str, str]) -> list[str]:
     lat = parse_coord(row.get("LAT") or "", -90.0, 90.0, "LAT")
     lon = parse_coord(row.get("LON") or "", -180.0, 180.0, "LON")
     city = " ".join((row.get("STRCITY") or "").split())
-    return [
+    return {
         # Strip leading zeros so "0042" and "42" cannot become two different ids.
-        f"walmart-{int(storenum)}",
-        name,
-        "store",
-        fmt_coord(lat),
-        fmt_coord(lon),
-        "Walmart",
-        clean_address(row.get("STREETADDR") or ""),
-        city,
-        state,
-        clean_zip(row.get("ZIPCODE") or ""),
-        "US",
-        "",  # opening_hours: the source has none, and inventing them would be fiction.
-        "",  # timezone: left to the importer, which derives it from the position.
-        capabilities,
-        "active",
-    ]
+        "external_id": f"walmart-{int(storenum)}",
+        "name": name,
+        "kind": "store",
+        "lat": fmt_coord(lat),
+        "lon": fmt_coord(lon),
+        "brand": "Walmart",
+        "address": clean_address(row.get("STREETADDR") or ""),
+        "city": city,
+        "region": state,
+        "postcode": clean_zip(row.get("ZIPCODE") or ""),
+        "country": "US",
+        "opening_hours": "",  # the source has none, and inventing them would be fiction.
+        "timezone": "",  # left to the importer, which derives it from the position.
+        "capabilities": capabilities,
+        "status": "active",
+    }
 
 
 def outside_us(lat: str, lon: str) -> bool:
@@ -225,21 +211,22 @@ def convert(source: Path, out: Path) -> tuple[int, int, int]:
         out.open("w", encoding="utf-8", newline="") as fout,
     ):
         reader = csv.DictReader(fin)
-        writer = csv.writer(fout, lineterminator="\n")
-        writer.writerow(HEADER)
+        writer = csv.DictWriter(fout, fieldnames=LOCATION_FIELDS, lineterminator="\n")
+        writer.writeheader()
         for row in reader:
             read += 1
             line = reader.line_num  # physical line in the source, header = line 1
             try:
                 mapped = map_row(row)
-                if mapped[0] in seen:
-                    raise RowError(f"duplicate id {mapped[0]} (first on line {seen[mapped[0]]})")
+                ext_id = mapped["external_id"]
+                if ext_id in seen:
+                    raise RowError(f"duplicate id {ext_id} (first on line {seen[ext_id]})")
             except RowError as exc:
                 skipped += 1
                 print(f"{source.name}:{line}: skipped: {exc}", file=sys.stderr)
                 continue
-            seen[mapped[0]] = line
-            if outside_us(mapped[3], mapped[4]):
+            seen[ext_id] = line
+            if outside_us(mapped["lat"], mapped["lon"]):
                 print(f"{source.name}:{line}: warning: point outside the US", file=sys.stderr)
             writer.writerow(mapped)
             written += 1

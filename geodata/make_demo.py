@@ -13,17 +13,25 @@ import csv
 import json
 import math
 import random
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import opening_hours
-import shapely
-import zipcodes
-from pyproj import Transformer
-from shapely.geometry import MultiPolygon, Point, Polygon, mapping
-from shapely.geometry.polygon import orient
-from shapely.ops import unary_union
-from timezonefinder import TimezoneFinder
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import opening_hours  # noqa: E402
+import shapely  # noqa: E402
+import zipcodes  # noqa: E402
+from pyproj import Transformer  # noqa: E402
+from shapely.geometry import MultiPolygon, Point, Polygon, mapping  # noqa: E402
+from shapely.geometry.polygon import orient  # noqa: E402
+from shapely.ops import unary_union  # noqa: E402
+from timezonefinder import TimezoneFinder  # noqa: E402
+
+# The CSV header (in file order) and the canonical capability order are the app's own.
+from app.importing import LOCATION_FIELDS  # noqa: E402
+from app.models import CAPABILITIES  # noqa: E402
 
 OUT_DIR = Path(__file__).resolve().parent / "demo"
 SEED = 20240607
@@ -68,19 +76,6 @@ ID_PREFIX = {
 RETAIL_BRAND = "Northwind Market"
 PARTNER_BRANDS = ["Potomac Pantry", "Fernleaf Corner Store", "Bluebird Mini Mart", "Lantern 24"]
 LOCKER_BRAND = "Northwind Locker"
-
-# Canonical capability order; rows list their capabilities in this order.
-CAPABILITIES = [
-    "pickup",
-    "returns",
-    "delivery",
-    "express_delivery",
-    "cold_chain",
-    "frozen",
-    "bulky",
-    "cash",
-    "accessible",
-]
 
 # Probability that a site of the kind offers an optional capability (pickup is universal;
 # frozen and express_delivery are handled separately because they depend on another one).
@@ -127,24 +122,6 @@ DC_STREETS += ["Massachusetts Ave", "Rhode Island Ave", "Benning Rd", "Good Hope
 SUBURB_STREETS = ["Oak St", "Maple Ave", "Main St", "Chestnut Ln", "Elm St", "Park Ave"]
 SUBURB_STREETS += ["Church St", "Mill Rd", "Ridge Rd", "Lakeview Dr", "Hillcrest Ave"]
 CAPITOL_LAT, CAPITOL_LON = 38.8899, -77.0091  # origin of DC's street quadrants
-
-CSV_HEADER = [
-    "external_id",
-    "name",
-    "kind",
-    "lat",
-    "lon",
-    "brand",
-    "address",
-    "city",
-    "region",
-    "postcode",
-    "country",
-    "opening_hours",
-    "timezone",
-    "capabilities",
-    "status",
-]
 
 # UTM 18N covers the whole metro; all distances and buffers are done there in metres.
 TO_UTM = Transformer.from_crs("EPSG:4326", "EPSG:32618", always_xy=True).transform
@@ -516,28 +493,28 @@ def validate_locations(locations: list[Location]) -> None:
 def write_locations(path: Path, locations: list[Location]) -> None:
     """Write locations.csv: UTF-8, LF line endings, fixed 6-decimal coordinates."""
     with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(CSV_HEADER)
+        writer = csv.DictWriter(fh, fieldnames=LOCATION_FIELDS, lineterminator="\n")
+        writer.writeheader()
         for loc in locations:
             z = loc.zip
             writer.writerow(
-                [
-                    loc.external_id,
-                    loc.name,
-                    loc.kind,
-                    f"{loc.lat:.6f}",
-                    f"{loc.lon:.6f}",
-                    loc.brand,
-                    loc.address,
-                    z.city,
-                    z.state,
-                    z.code,
-                    "US",
-                    loc.opening_hours,
-                    loc.timezone,
-                    ";".join(loc.capabilities),
-                    loc.status,
-                ]
+                {
+                    "external_id": loc.external_id,
+                    "name": loc.name,
+                    "kind": loc.kind,
+                    "lat": f"{loc.lat:.6f}",
+                    "lon": f"{loc.lon:.6f}",
+                    "brand": loc.brand,
+                    "address": loc.address,
+                    "city": z.city,
+                    "region": z.state,
+                    "postcode": z.code,
+                    "country": "US",
+                    "opening_hours": loc.opening_hours,
+                    "timezone": loc.timezone,
+                    "capabilities": ";".join(loc.capabilities),
+                    "status": loc.status,
+                }
             )
 
 

@@ -16,6 +16,8 @@ from sqlalchemy import create_engine
 
 from app import create_app, schema
 from app.embedded_postgres import EmbeddedPostgres
+from app.geocoding import load_gazetteer
+from app.queries.geocoding import gazetteer_size
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -42,10 +44,13 @@ def postgres_cluster():
 
 @pytest.fixture(scope="session")
 def database_url(postgres_cluster):
-    """URL of the test database, migrated to head once per session."""
+    """URL of the test database, migrated to head and with the gazetteer, once per session."""
     url = os.environ.get("TEST_DATABASE_URL") or postgres_cluster.url()
     engine = create_engine(url)
     schema.upgrade(engine)
+    with engine.begin() as connection:
+        if not gazetteer_size(connection):
+            load_gazetteer(connection)
     engine.dispose()
     return url
 

@@ -1,0 +1,48 @@
+"""The JSON API: flask-smorest generates the OpenAPI document from the schemas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import swagger_ui_bundle
+from flask import Flask, send_from_directory
+from flask_smorest import Api
+
+from app.api.schemas import ProblemSchema
+
+SWAGGER_UI_DIR = Path(swagger_ui_bundle.swagger_ui_path)
+
+
+class LocatorApi(Api):
+    """flask-smorest, with errors left to the app's one problem+json path."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_error_handlers(self):
+        """No-op: app/api/errors.py handles every HTTPException, webargs' included."""
+
+
+API_SETTINGS = {
+    "API_TITLE": "Pickup-point and store locator",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api",
+    "OPENAPI_JSON_PATH": "v1/openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    # Swagger UI's files come from the swagger-ui-bundle package, served by this app:
+    # the docs work with no internet access.
+    "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
+}
+
+
+def init_app(app: Flask, api: Api) -> None:
+    for key, value in API_SETTINGS.items():
+        app.config.setdefault(key, value)
+    api.init_app(app)
+    from app.api.routes import bp
+
+    api.register_blueprint(bp)
+
+    @app.get("/api/docs/assets/<path:filename>")
+    def swagger_ui_assets(filename):
+        return send_from_directory(SWAGGER_UI_DIR, filename, max_age=86400)

@@ -26,6 +26,7 @@ class ApiError(Exception):
         title: str | None = None,
         errors: list[dict] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict | None = None,
     ):
         super().__init__(detail)
         self.status = status
@@ -33,6 +34,7 @@ class ApiError(Exception):
         self.title = title
         self.errors = errors or []
         self.headers = headers or {}
+        self.extra = extra or {}  # RFC 9457 extension members, e.g. geocoder candidates
 
 
 def problem(
@@ -41,6 +43,7 @@ def problem(
     detail: str,
     errors: list[dict] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict | None = None,
 ) -> Response:
     """A problem+json response."""
     body = {
@@ -49,6 +52,7 @@ def problem(
         "status": status,
         "detail": detail,
         "errors": errors or [],
+        **(extra or {}),
     }
     response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
     response.headers.update(headers or {})
@@ -61,10 +65,16 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError):
         title = error.title or _reason(error.status)
-        return problem(error.status, title, error.detail, error.errors, error.headers)
+        return problem(error.status, title, error.detail, error.errors, error.headers, error.extra)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        messages = (getattr(error, "data", None) or {}).get("messages")
+        if messages:
+            # webargs rejected the request's parameters or body: a 400 naming each field.
+            errors = field_errors(messages)
+            detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+            return problem(400, "Bad Request", detail, errors)
         return problem(error.code or 500, _reason(error.code or 500), error.description or "")
 
     @app.errorhandler(PoolTimeoutError)
@@ -90,6 +100,24 @@ def register_error_handlers(app: Flask) -> None:
     def unexpected(error: Exception):
         log.exception("unhandled error", exc_info=error)
         return problem(500, "Internal Server Error", "an unexpected error occurred")
+
+
+def field_errors(messages: dict, prefix: str = "") -> list[dict]:
+    """Flatten marshmallow's nested messages into [{"field", "message"}]."""
+    errors = []
+    for key, value in messages.items():
+        if key in ("query", "json", "form", "headers", "files") and not prefix:
+            errors += field_errors(value)  # the location level adds nothing for callers
+            continue
+        name = prefix if isinstance(key, int) else (f"{prefix}.{key}" if prefix else str(key))
+        if name == "_schema":
+            name = None
+        if isinstance(value, dict):
+            errors += field_errors(value, name or "")
+        else:
+            for message in value if isinstance(value, list) else [value]:
+                errors.append({"field": name, "message": str(message)})
+    return errors
 
 
 def _reason(status: int) -> str:

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from app import schema
 from app.models import Base
 
-TABLES = {"locations", "service_areas", "regions"}
+TABLES = {"locations", "service_areas", "regions", "places"}
 
 
 @pytest.fixture
@@ -36,7 +36,12 @@ def test_upgrade_downgrade_upgrade(empty_database):
         gist = connection.execute(
             text("SELECT indexname FROM pg_indexes WHERE indexdef LIKE '%USING gist%'")
         ).scalars()
-        assert set(gist) == {"locations_geog_gist", "service_areas_geom_gist", "regions_geom_gist"}
+        assert set(gist) == {
+            "locations_geog_gist",
+            "locations_geom_gist",
+            "service_areas_geom_gist",
+            "regions_geom_gist",
+        }
 
     schema.downgrade(empty_database, "base")
     with empty_database.connect() as connection:

@@ -1,0 +1,215 @@
+"""JSON API v1 for checkout flows. Views parse, call one function, and serialise."""
+
+from __future__ import annotations
+
+from flask import current_app, json, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import RAISE
+
+from app.api import schemas
+from app.api.errors import ApiError
+from app.api.serialize import feature_collection, location_json
+from app.extensions import db
+from app.geocoding import GeocodeResult, geocode
+from app.hours import open_state
+from app.models import KINDS, STATUSES
+from app.pickup import (
+    InvalidCursor,
+    PickupSearch,
+    decode_cursor,
+    encode_cursor,
+    find_pickup_points,
+    now,
+)
+from app.queries.locations import get_location, list_locations
+
+bp = Blueprint(
+    "api_v1", __name__, url_prefix="/api/v1", description="Pickup points, locations, geocoding"
+)
+
+ERRORS = {400: "Bad input: `errors` names each field.", 503: "Overloaded or database down."}
+GEOJSON = "application/geo+json"
+
+
+def _query(schema):
+    """Parse query parameters with ``schema``; unknown parameters are a 400, not ignored."""
+    return bp.arguments(schema, location="query", as_kwargs=False, unknown=RAISE)
+
+
+def _json(body: dict, mimetype: str = "application/json"):
+    return current_app.response_class(json.dumps(body), mimetype=mimetype)
+
+
+def _wants_geojson(args: dict) -> bool:
+    if "format" in args:
+        return args["format"] == "geojson"
+    best = request.accept_mimetypes.best_match(["application/json", GEOJSON])
+    return best == GEOJSON
+
+
+def _document_errors(*statuses: int):
+    """Attach the problem+json error responses to a view's OpenAPI entry."""
+
+    def decorate(view):
+        for status in statuses:
+            view = bp.alt_response(
+                status,
+                schema=schemas.ProblemSchema,
+                description=ERRORS.get(status, "Problem"),
+                content_type="application/problem+json",
+            )(view)
+        return view
+
+    return decorate
+
+
+def _cursor_position(args: dict, fingerprint: str) -> tuple[float, int] | None:
+    """The (distance, id) a cursor parameter points after; a bad cursor is a 400."""
+    if "cursor" not in args:
+        return None
+    try:
+        return decode_cursor(current_app.config["SECRET_KEY"], fingerprint, args["cursor"])
+    except InvalidCursor as error:
+        raise ApiError(
+            400, str(error), errors=[{"field": "cursor", "message": str(error)}]
+        ) from error
+
+
+def _resolve_origin(args: dict) -> dict:
+    """The origin as lat/lon, from coordinates or from the geocoder (q)."""
+    if "q" not in args:
+        return {"lat": args["lat"], "lon": args["lon"], "source": "coordinates", "label": None}
+    result = geocode(db.connection(), args["q"])
+    if not result.candidates:
+        raise ApiError(
+            404,
+            f"no place or postcode matches {args['q']!r}",
+            title="Origin Not Found",
+            errors=[{"field": "q", "message": "no match in the gazetteer"}],
+        )
+    if result.ambiguous:
+        raise ApiError(
+            422,
+            f"{args['q']!r} matches several places; choose one and search by lat/lon",
+            title="Ambiguous Origin",
+            errors=[{"field": "q", "message": "ambiguous: see candidates"}],
+            extra={"candidates": [c.as_dict() for c in result.candidates]},
+        )
+    best = result.candidates[0]
+    return {"lat": best.lat, "lon": best.lon, "source": "geocoder", "label": best.label}
+
+
+@bp.route("/pickup-points")
+class PickupPoints(MethodView):
+    @_query(schemas.PickupPointsQuery)
+    @bp.response(200, schemas.PickupPointsSchema)
+    @_document_errors(400, 404, 422, 503)
+    def get(self, args):
+        """Nearest active pickup points, nearest first by geodesic distance.
+
+        Give the origin as lat/lon or as q (geocoded). Results carry distance_m and
+        is_open/next_change at open_at (now by default). Paging: pass next_cursor back
+        as cursor. Send Accept: application/geo+json or format=geojson for GeoJSON.
+        """
+        origin = _resolve_origin(args)
+        search = PickupSearch(
+            lat=origin["lat"],
+            lon=origin["lon"],
+            radius_m=args["radius"],
+            limit=args["limit"],
+            kinds=tuple(sorted(set(args.get("kind") or KINDS))),
+            capabilities=tuple(sorted({"pickup", *args.get("capability", [])})),
+            at=args.get("open_at") or now(),
+            only_open=bool(args.get("open_at") or args.get("open_now")),
+        )
+        secret = current_app.config["SECRET_KEY"]
+        after = _cursor_position(args, search.fingerprint())
+        page = find_pickup_points(db.connection(), search, after)
+        results = [location_json(row) for row in page.results]
+        next_cursor = (
+            encode_cursor(secret, search.fingerprint(), page.next_after)
+            if page.next_after
+            else None
+        )
+        if _wants_geojson(args):
+            return _json(
+                feature_collection(results, origin=origin, next_cursor=next_cursor), GEOJSON
+            )
+        return _json({"origin": origin, "results": results, "next_cursor": next_cursor})
+
+
+@bp.route("/locations")
+class Locations(MethodView):
+    @_query(schemas.LocationsQuery)
+    @bp.response(200, schemas.LocationPageSchema)
+    @_document_errors(400, 503)
+    def get(self, args):
+        """All locations of every kind and status, by id, with filters, bbox and paging."""
+        secret = current_app.config["SECRET_KEY"]
+        fingerprint = "locations"
+        after = _cursor_position(args, fingerprint)
+        after_id = after[1] if after else None
+        rows = list_locations(
+            db.connection(),
+            kinds=sorted(set(args.get("kind") or KINDS)),
+            capabilities=sorted(set(args.get("capability", []))),
+            statuses=sorted(set(args.get("status") or STATUSES)),
+            bbox=args.get("bbox"),
+            limit=args["limit"] + 1,
+            after_id=after_id,
+        )
+        at = now()
+        for row in rows:
+            row["is_open"], row["next_change"] = open_state(
+                row["opening_hours"], row["timezone"], row["country"], row["status"], at
+            )
+        page = rows[: args["limit"]]
+        next_cursor = (
+            encode_cursor(secret, fingerprint, (0.0, page[-1]["id"]))
+            if len(rows) > args["limit"]
+            else None
+        )
+        return _json({"results": [location_json(row) for row in page], "next_cursor": next_cursor})
+
+
+@bp.route("/locations/<string:external_id>")
+class LocationDetail(MethodView):
+    @bp.response(200, schemas.LocationSchema)
+    @_document_errors(404, 503)
+    def get(self, external_id):
+        """One location by its external_id (the retailer's own key)."""
+        row = get_location(db.connection(), external_id)
+        if row is None:
+            raise ApiError(404, f"no location with external_id {external_id!r}")
+        row["is_open"], row["next_change"] = open_state(
+            row["opening_hours"], row["timezone"], row["country"], row["status"], now()
+        )
+        return _json(location_json(row))
+
+
+@bp.route("/geocode")
+class Geocode(MethodView):
+    @_query(schemas.GeocodeQuery)
+    @bp.response(200, schemas.GeocodeSchema)
+    @_document_errors(400, 404, 503)
+    def get(self, args):
+        """Candidate positions for a postcode or place name, best first, typo-tolerant.
+
+        An ambiguous query (several equally good candidates) returns them all with
+        ambiguous=true; no match is a 404 problem.
+        """
+        result: GeocodeResult = geocode(db.connection(), args["q"], args["limit"])
+        if not result.candidates:
+            raise ApiError(
+                404,
+                f"no place or postcode matches {args['q']!r}",
+                errors=[{"field": "q", "message": "no match in the gazetteer"}],
+            )
+        return _json(
+            {
+                "query": result.query,
+                "ambiguous": result.ambiguous,
+                "candidates": [c.as_dict() for c in result.candidates],
+            }
+        )

@@ -1,0 +1,278 @@
+"""Request and response schemas: they validate input and generate the OpenAPI document.
+
+Numbers in query strings go through app.geo's strict parser, the one coordinate parser:
+Python's float() would accept "NaN", "inf", "1e999" and "1_0".
+"""
+
+from __future__ import annotations
+
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates_schema,
+)
+
+from app.geo import InvalidValue, parse_latitude, parse_longitude, parse_number
+from app.models import CAPABILITIES, KINDS, STATUSES
+
+MAX_RADIUS_M = 1_000_000
+DEFAULT_RADIUS_M = 25_000
+MAX_PICKUP_LIMIT = 100
+DEFAULT_PICKUP_LIMIT = 10
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 50
+
+
+class StrictNumber(fields.Float):
+    """A finite decimal number: no NaN, infinity, underscores or hex."""
+
+    parser = staticmethod(parse_number)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return self.parser(value)
+        except InvalidValue as error:
+            raise ValidationError(str(error)) from error
+
+
+class Latitude(StrictNumber):
+    parser = staticmethod(parse_latitude)
+
+
+class Longitude(StrictNumber):
+    parser = staticmethod(parse_longitude)
+
+
+class StrictInteger(fields.Integer):
+    """A whole number written plainly ("10", not "1e1", "10.0" or "1_0")."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not value.strip().lstrip("+-").isdigit():
+            raise ValidationError("must be a whole number")
+        return int(value)
+
+
+class BBox(fields.String):
+    """minLon,minLat,maxLon,maxLat; minLon > maxLon means the box crosses the antimeridian."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        parts = str(value).split(",")
+        if len(parts) != 4:
+            raise ValidationError("must be minLon,minLat,maxLon,maxLat")
+        try:
+            min_lon, max_lon = parse_longitude(parts[0]), parse_longitude(parts[2])
+            min_lat, max_lat = parse_latitude(parts[1]), parse_latitude(parts[3])
+        except InvalidValue as error:
+            raise ValidationError(str(error)) from error
+        if min_lat > max_lat:
+            raise ValidationError("minLat must not be greater than maxLat")
+        return (min_lon, min_lat, max_lon, max_lat)
+
+
+def _kind_list():
+    return fields.List(
+        fields.String(validate=validate.OneOf(KINDS)),
+        metadata={"description": f"Repeatable. One of: {', '.join(KINDS)}."},
+    )
+
+
+def _capability_list():
+    return fields.List(
+        fields.String(validate=validate.OneOf(CAPABILITIES)),
+        metadata={
+            "description": "Repeatable; all must be present (AND). "
+            f"One of: {', '.join(CAPABILITIES)}."
+        },
+    )
+
+
+class StrictQuery(Schema):
+    """Unknown parameters are refused, so a typo never silently widens a search."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class OriginQuery(StrictQuery):
+    lat = Latitude(metadata={"description": "Latitude of the origin, WGS84 degrees (-90..90)."})
+    lon = Longitude(metadata={"description": "Longitude of the origin, WGS84 degrees (-180..180)."})
+    q = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Free-text origin (postcode or place), instead of lat/lon."},
+    )
+
+    @validates_schema
+    def one_origin(self, data, **kwargs):
+        has_point = "lat" in data or "lon" in data
+        if has_point and "q" in data:
+            raise ValidationError("give either lat/lon or q, not both", "q")
+        if not has_point and "q" not in data:
+            raise ValidationError("give an origin: lat and lon, or q", "lat")
+        if has_point and not ("lat" in data and "lon" in data):
+            raise ValidationError("lat and lon go together", "lon" if "lat" in data else "lat")
+
+
+class PickupPointsQuery(OriginQuery):
+    radius = StrictNumber(
+        load_default=DEFAULT_RADIUS_M,
+        validate=validate.Range(min=1, max=MAX_RADIUS_M),
+        metadata={"description": f"Search radius in geodesic metres (1..{MAX_RADIUS_M})."},
+    )
+    limit = StrictInteger(
+        load_default=DEFAULT_PICKUP_LIMIT,
+        validate=validate.Range(min=1, max=MAX_PICKUP_LIMIT),
+        metadata={"description": f"Results per page (1..{MAX_PICKUP_LIMIT})."},
+    )
+    kind = _kind_list()
+    capability = _capability_list()
+    open_at = fields.AwareDateTime(
+        format="iso",
+        metadata={"description": "Only locations open at this ISO 8601 time (with offset)."},
+    )
+    open_now = fields.Boolean(
+        metadata={"description": "true: only locations open now."},
+        truthy={"true", "1"},
+        falsy={"false", "0"},
+    )
+    cursor = fields.String(
+        validate=validate.Length(max=1000),
+        metadata={"description": "Opaque: the next_cursor of the previous page."},
+    )
+    format = fields.String(
+        validate=validate.OneOf(["json", "geojson"]),
+        metadata={"description": "geojson: a FeatureCollection (or Accept: application/geo+json)."},
+    )
+
+    @validates_schema
+    def one_time(self, data, **kwargs):
+        if data.get("open_now") and "open_at" in data:
+            raise ValidationError("give open_at or open_now=true, not both", "open_now")
+
+
+class LocationsQuery(StrictQuery):
+    kind = _kind_list()
+    capability = _capability_list()
+    status = fields.List(
+        fields.String(validate=validate.OneOf(STATUSES)),
+        metadata={"description": "Repeatable. Default: every status."},
+    )
+    bbox = BBox(
+        metadata={
+            "description": "minLon,minLat,maxLon,maxLat (WGS84). minLon > maxLon crosses "
+            "the antimeridian."
+        }
+    )
+    limit = StrictInteger(
+        load_default=DEFAULT_PAGE_SIZE,
+        validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
+        metadata={"description": f"Results per page (1..{MAX_PAGE_SIZE})."},
+    )
+    cursor = fields.String(
+        validate=validate.Length(max=1000),
+        metadata={"description": "Opaque: the next_cursor of the previous page."},
+    )
+
+
+class GeocodeQuery(StrictQuery):
+    q = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "A US postcode, or a place name (optionally 'name, ST')."},
+    )
+    limit = StrictInteger(load_default=5, validate=validate.Range(min=1, max=20))
+
+
+# -- responses (documentation; the hot paths serialise plain dicts) ---------------------
+
+
+class AddressSchema(Schema):
+    line1 = fields.String(allow_none=True)
+    city = fields.String(allow_none=True)
+    region = fields.String(allow_none=True)
+    postcode = fields.String(allow_none=True)
+    country = fields.String(allow_none=True)
+
+
+class LocationSchema(Schema):
+    id = fields.Integer(metadata={"description": "Internal id; use external_id to refer to it."})
+    external_id = fields.String()
+    name = fields.String()
+    brand = fields.String(allow_none=True)
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    lat = fields.Float()
+    lon = fields.Float()
+    address = fields.Nested(AddressSchema)
+    capabilities = fields.List(fields.String())
+    opening_hours = fields.String(allow_none=True, metadata={"description": "OSM syntax."})
+    timezone = fields.String(metadata={"description": "IANA timezone of the location."})
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    is_open = fields.Boolean(
+        allow_none=True,
+        metadata={"description": "At open_at (or now); null when the hours are unknown."},
+    )
+    next_change = fields.String(
+        allow_none=True,
+        metadata={"description": "ISO 8601, in the location's timezone; null if none."},
+    )
+
+
+class PickupPointSchema(LocationSchema):
+    distance_m = fields.Float(metadata={"description": "Geodesic distance (WGS84), metres."})
+
+
+class OriginSchema(Schema):
+    lat = fields.Float()
+    lon = fields.Float()
+    source = fields.String(validate=validate.OneOf(["coordinates", "geocoder"]))
+    label = fields.String(allow_none=True)
+
+
+class PickupPointsSchema(Schema):
+    origin = fields.Nested(OriginSchema)
+    results = fields.List(fields.Nested(PickupPointSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class LocationPageSchema(Schema):
+    results = fields.List(fields.Nested(LocationSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class CandidateSchema(Schema):
+    label = fields.String()
+    kind = fields.String(validate=validate.OneOf(["postcode", "place"]))
+    lat = fields.Float()
+    lon = fields.Float()
+    confidence = fields.Float(metadata={"description": "0..1; 1 is an exact match."})
+    country = fields.String()
+    admin = fields.String(allow_none=True)
+
+
+class GeocodeSchema(Schema):
+    query = fields.String()
+    ambiguous = fields.Boolean(
+        metadata={"description": "true when several candidates are about equally good."}
+    )
+    candidates = fields.List(fields.Nested(CandidateSchema))
+
+
+class FieldErrorSchema(Schema):
+    field = fields.String(allow_none=True)
+    message = fields.String()
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details; every error response has this shape."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.List(fields.Nested(FieldErrorSchema))
+    candidates = fields.List(
+        fields.Nested(CandidateSchema),
+        metadata={"description": "Only for an ambiguous q: the places it could mean."},
+    )

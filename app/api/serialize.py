@@ -1,0 +1,52 @@
+"""Rows from app/queries -> the JSON and GeoJSON shapes of DESIGN §4.2."""
+
+from __future__ import annotations
+
+
+def location_json(row: dict) -> dict:
+    """One location as the API shows it (distance_m only when the row has one)."""
+    body = {
+        "id": row["id"],
+        "external_id": row["external_id"],
+        "name": row["name"],
+        "brand": row["brand"],
+        "kind": row["kind"],
+        "lat": row["lat"],
+        "lon": row["lon"],
+    }
+    if "distance_m" in row:
+        body["distance_m"] = round(row["distance_m"], 1)
+    next_change = row.get("next_change")
+    body.update(
+        address={
+            "line1": row["address_line1"],
+            "city": row["city"],
+            "region": row["region"],
+            "postcode": row["postcode"],
+            "country": row["country"],
+        },
+        capabilities=row["capabilities"],
+        opening_hours=row["opening_hours"],
+        timezone=row["timezone"],
+        status=row["status"],
+        is_open=row.get("is_open"),
+        next_change=next_change.isoformat() if next_change else None,
+    )
+    return body
+
+
+def feature_collection(items: list[dict], **members) -> dict:
+    """The same items as GeoJSON Point features ([lon, lat]); extra top-level members kept."""
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": item["external_id"],
+                "geometry": {"type": "Point", "coordinates": [item["lon"], item["lat"]]},
+                "properties": item,
+            }
+            for item in items
+        ],
+        **members,
+    }

@@ -1,0 +1,90 @@
+"""Gazetteer SQL: replace its contents, find postcodes exactly and places by trigram."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, text
+
+PLACE_COLUMNS = (
+    "kind",
+    "name",
+    "search_name",
+    "label",
+    "admin",
+    "country",
+    "population",
+    "lon",
+    "lat",
+    "source",
+)
+
+_CANDIDATE_COLUMNS = """
+    kind, name, label, admin, country, population,
+    ST_Y(geog::geometry) AS lat, ST_X(geog::geometry) AS lon
+"""
+
+
+def replace_places(connection: Connection, rows: Iterable[tuple]) -> int:
+    """Swap the gazetteer's contents for ``rows`` (in PLACE_COLUMNS order) in one go."""
+    connection.execute(
+        text(
+            "CREATE TEMPORARY TABLE staging_places (kind text, name text, search_name text,"
+            " label text, admin text, country text, population integer,"
+            " lon double precision, lat double precision, source text) ON COMMIT DROP"
+        )
+    )
+    cursor = connection.connection.driver_connection.cursor()
+    count = 0
+    with cursor.copy(f"COPY staging_places ({', '.join(PLACE_COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+    connection.execute(text("DELETE FROM places"))
+    connection.execute(
+        text(
+            "INSERT INTO places (kind, name, search_name, label, admin, country, population,"
+            " geog, source)"
+            " SELECT kind, name, search_name, label, admin, country, population,"
+            " ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, source FROM staging_places"
+        )
+    )
+    connection.execute(text("DROP TABLE staging_places"))
+    return count
+
+
+def gazetteer_size(connection: Connection) -> int:
+    return connection.execute(text("SELECT count(*) FROM places")).scalar_one()
+
+
+def postcode_candidates(connection: Connection, postcode: str, limit: int) -> list[dict]:
+    """Postcode centroids whose code is exactly ``postcode``."""
+    result = connection.execute(
+        text(
+            f"SELECT {_CANDIDATE_COLUMNS}, 1.0 AS score FROM places"
+            " WHERE kind = 'postcode' AND name = :postcode ORDER BY country, id LIMIT :limit"
+        ),
+        {"postcode": postcode, "limit": limit},
+    )
+    return [dict(row) for row in result.mappings()]
+
+
+def name_candidates(
+    connection: Connection, search_name: str, qualifier: str | None, limit: int
+) -> list[dict]:
+    """Places whose normalised name is similar to ``search_name`` (pg_trgm, typo-tolerant).
+
+    ``qualifier`` (the part after a comma, such as a state or country code) lifts the
+    places it names above namesakes elsewhere.
+    """
+    result = connection.execute(
+        text(
+            f"SELECT {_CANDIDATE_COLUMNS}, similarity(search_name, :q) AS similarity,"
+            " (upper(admin) = :qualifier OR upper(country) = :qualifier) AS qualified"
+            " FROM places WHERE search_name % :q"
+            " ORDER BY qualified DESC NULLS LAST, similarity DESC, population DESC, id"
+            " LIMIT :limit"
+        ),
+        {"q": search_name, "qualifier": qualifier, "limit": limit},
+    )
+    return [dict(row) for row in result.mappings()]
