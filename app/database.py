@@ -51,7 +51,9 @@ class Database:
         if pinned is not None:
             return pinned
         if "db_connection" not in g:
-            g.db_connection = self.engine.connect()
+            # Requests read; autocommit spares each one a BEGIN and a ROLLBACK round trip.
+            # Writes go through transaction(), which opens its own.
+            g.db_connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         return g.db_connection
 
     @contextmanager

@@ -1,12 +1,16 @@
 """Nearest-first search: the GiST index proposes candidates, exact geodesic distance ranks.
 
 `geog <-> origin` on a geography column is an index-assisted KNN scan, ordered by
-distance on a sphere. The true distance is on the WGS84 ellipsoid (ST_Distance with
-use_spheroid, the default for geography), which differs from the sphere's by less than
-about 0.6%. So the scan fetches a few more candidates than asked for, ranks them by the
-exact distance, and checks that no point beyond the candidates could still outrank the
-last result; if one could, it fetches more. The order is therefore exact, also across the
-antimeridian and at the poles, where geography has no edges.
+distance on a sphere. The radius is applied after the scan, not as ST_DWithin in it:
+with ST_DWithin the planner may collect every location in the radius and sort them
+(100 ms in a dense city of the 1M benchmark, against 1 ms for the KNN scan).
+
+The true distance is on the WGS84 ellipsoid (ST_Distance with use_spheroid, the default
+for geography), which differs from the sphere's by less than about 0.6%. So the scan
+fetches a few more candidates than asked for, ranks them by the exact distance, and
+checks that no point beyond the candidates could still outrank the last result; if one
+could, it fetches more. The order is therefore exact, also across the antimeridian and at
+the poles, where geography has no edges.
 """
 
 from __future__ import annotations
@@ -31,7 +35,6 @@ WITH candidates AS (
     WHERE l.status = ANY(:statuses)
       AND l.kind = ANY(:kinds)
       AND l.capabilities @> CAST(:capabilities AS text[])
-      AND ST_DWithin(l.geog, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
       AND (CAST(:after_distance AS float8) IS NULL
            OR (ST_Distance(l.geog, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography),
                l.id) > (:after_distance, :after_id))
@@ -72,14 +75,13 @@ def nearest_locations(
     """
     candidates = 2 * limit + 8
     while True:
-        rows = [
+        scanned = [
             dict(row)
             for row in connection.execute(
                 _NEAREST_SQL,
                 {
                     "lon": lon,
                     "lat": lat,
-                    "radius": where.radius_m,
                     "kinds": list(where.kinds),
                     "capabilities": list(where.capabilities),
                     "statuses": list(where.statuses),
@@ -89,17 +91,24 @@ def nearest_locations(
                 },
             ).mappings()
         ]
-        if _ranking_is_exact(rows, candidates, limit):
+        rows = [row for row in scanned if row["distance_m"] <= where.radius_m]
+        if _ranking_is_exact(scanned, rows, candidates, limit, where.radius_m):
             return rows[:limit]
         candidates *= 4
 
 
-def _ranking_is_exact(rows: list[dict], candidates: int, limit: int) -> bool:
-    """True when no location outside ``rows`` can be nearer than the limit-th result."""
-    if len(rows) < candidates:
-        return True  # the scan ran out: every location that qualifies is in rows
-    farthest_candidate = max(row["sphere_m"] for row in rows)
-    limit_th = rows[min(limit, len(rows)) - 1]["distance_m"]
+def _ranking_is_exact(
+    scanned: list[dict], rows: list[dict], candidates: int, limit: int, radius_m: float
+) -> bool:
+    """True when no location the scan did not reach could belong in the first ``limit``.
+
+    ``scanned`` are the candidates in exact order; ``rows`` those within the radius.
+    """
+    if len(scanned) < candidates:
+        return True  # the scan ran out: every location that qualifies is in scanned
+    farthest_candidate = max(row["sphere_m"] for row in scanned)
+    # The distance a location must beat to matter: the limit-th result's, or the radius.
+    bound = rows[limit - 1]["distance_m"] if len(rows) >= limit else radius_m
     # Any location not fetched is at least farthest_candidate away on the sphere, so at
     # least farthest_candidate * (1 - SPHERE_ERROR) away on the ellipsoid.
-    return farthest_candidate * (1 - SPHERE_ERROR) > limit_th
+    return farthest_candidate * (1 - SPHERE_ERROR) > bound
