@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test lint format stop system-deps venv bench-import
+.PHONY: run test lint format stop system-deps venv bench-import bench-pickup
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -43,3 +43,8 @@ stop: venv
 ## Import speed at 1,000,000 rows (see README, "Benchmarks").
 bench-import: system-deps venv
 	$(BIN)/python bench/import_speed.py
+
+## Pickup-points throughput against SQL and /healthz (see README, "Benchmarks").
+bench-pickup: venv
+	@EXTRA_PACKAGES=wrk bash scripts/system-deps.sh
+	$(BIN)/python bench/pickup_throughput.py

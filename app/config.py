@@ -25,6 +25,13 @@ class Config:
     # Request bodies larger than this are refused with 413 (bytes).
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # Optional Nominatim-compatible search URL, asked only when the offline gazetteer has
+    # no answer. Empty (the default) means offline only.
+    GEOCODER_URL = os.environ.get("GEOCODER_URL", "")
+    GEOCODER_USER_AGENT = os.environ.get("GEOCODER_USER_AGENT", "pickup-locator/0.1")
+    GEOCODER_TIMEOUT_S = float(os.environ.get("GEOCODER_TIMEOUT_S", "3"))
+    # The upstream sees at most one request per this many seconds, across all processes.
+    GEOCODER_MIN_INTERVAL_S = float(os.environ.get("GEOCODER_MIN_INTERVAL_S", "1"))
     # Signs paging cursors. Set it in production, the same for every app process.
     SECRET_KEY = os.environ.get("SECRET_KEY", "locator-development-key")
     JSON_SORT_KEYS = False

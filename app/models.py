@@ -12,6 +12,7 @@ from geoalchemy2 import Geography, Geometry, WKBElement
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 KINDS = ("store", "warehouse", "convenience_store", "locker")
@@ -183,3 +185,25 @@ class Place(Base):
         Geography("POINT", srid=4326, spatial_index=False), nullable=False
     )
     source: Mapped[str] = mapped_column(Text)
+
+
+class GeocoderCacheEntry(Base):
+    """An external geocoder's validated answer, kept so the upstream is asked once."""
+
+    __tablename__ = "geocoder_cache"
+
+    query: Mapped[str] = mapped_column(Text, primary_key=True)
+    candidates: Mapped[list] = mapped_column(JSONB)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class GeocoderThrottle(Base):
+    """A single row: when any app process last asked the external geocoder."""
+
+    __tablename__ = "geocoder_throttle"
+    __table_args__ = (CheckConstraint("id", "geocoder_throttle_one_row"),)
+
+    id: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default=text("true"))
+    last_request_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("'-infinity'")
+    )

@@ -11,7 +11,7 @@ from app.api import schemas
 from app.api.errors import ApiError
 from app.api.serialize import feature_collection, location_json
 from app.extensions import db
-from app.geocoding import GeocodeResult, geocode
+from app.geocoding import GeocodeResult, external_geocoder_from_config, geocode
 from app.hours import open_state
 from app.models import KINDS, STATUSES
 from app.pickup import (
@@ -76,11 +76,15 @@ def _cursor_position(args: dict, fingerprint: str) -> tuple[float, int] | None:
         ) from error
 
 
+def _external_geocoder():
+    return external_geocoder_from_config(current_app.config)
+
+
 def _resolve_origin(args: dict) -> dict:
     """The origin as lat/lon, from coordinates or from the geocoder (q)."""
     if "q" not in args:
         return {"lat": args["lat"], "lon": args["lon"], "source": "coordinates", "label": None}
-    result = geocode(db.connection(), args["q"])
+    result = geocode(db.connection(), args["q"], external=_external_geocoder())
     if not result.candidates:
         raise ApiError(
             404,
@@ -199,7 +203,9 @@ class Geocode(MethodView):
         An ambiguous query (several equally good candidates) returns them all with
         ambiguous=true; no match is a 404 problem.
         """
-        result: GeocodeResult = geocode(db.connection(), args["q"], args["limit"])
+        result: GeocodeResult = geocode(
+            db.connection(), args["q"], args["limit"], external=_external_geocoder()
+        )
         if not result.candidates:
             raise ApiError(
                 404,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from sqlalchemy import Connection, text
@@ -88,3 +89,37 @@ def name_candidates(
         {"q": search_name, "qualifier": qualifier, "limit": limit},
     )
     return [dict(row) for row in result.mappings()]
+
+
+def cached_answer(connection: Connection, query: str) -> list[dict] | None:
+    """The external geocoder's stored answer for ``query``, or None if never asked."""
+    return connection.execute(
+        text("SELECT candidates FROM geocoder_cache WHERE query = :query"), {"query": query}
+    ).scalar_one_or_none()
+
+
+def store_answer(connection: Connection, query: str, candidates: list[dict]) -> None:
+    connection.execute(
+        text(
+            "INSERT INTO geocoder_cache (query, candidates) VALUES (:query, CAST(:c AS jsonb))"
+            " ON CONFLICT (query) DO UPDATE SET candidates = EXCLUDED.candidates,"
+            " fetched_at = now()"
+        ),
+        {"query": query, "c": json.dumps(candidates)},
+    )
+
+
+def claim_upstream_slot(connection: Connection, min_interval_s: float) -> bool:
+    """True if this process may call the upstream now; at most once per interval overall.
+
+    One conditional UPDATE of a shared row: atomic across every app process.
+    """
+    claimed = connection.execute(
+        text(
+            "UPDATE geocoder_throttle SET last_request_at = clock_timestamp()"
+            " WHERE last_request_at <= clock_timestamp() - make_interval(secs => :interval)"
+            " RETURNING true"
+        ),
+        {"interval": min_interval_s},
+    ).scalar_one_or_none()
+    return bool(claimed)

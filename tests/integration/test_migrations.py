@@ -9,7 +9,14 @@ from sqlalchemy.exc import IntegrityError
 from app import schema
 from app.models import Base
 
-TABLES = {"locations", "service_areas", "regions", "places"}
+TABLES = {
+    "locations",
+    "service_areas",
+    "regions",
+    "places",
+    "geocoder_cache",
+    "geocoder_throttle",
+}
 
 
 @pytest.fixture
