@@ -22,6 +22,8 @@ class Config:
     STATEMENT_TIMEOUT_MS = _int("STATEMENT_TIMEOUT_MS", 5000)
     # Polygons with more vertices than this are rejected on import.
     MAX_POLYGON_VERTICES = _int("MAX_POLYGON_VERTICES", 100_000)
+    # Points per POST /api/v1/coverage/batch call.
+    COVERAGE_BATCH_MAX = _int("COVERAGE_BATCH_MAX", 1000)
     # Request bodies larger than this are refused with 413 (bytes).
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

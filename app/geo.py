@@ -188,3 +188,19 @@ def _ring(ring_coords: object) -> list[tuple[float, float]]:
     if ring[0] != ring[-1]:
         raise InvalidValue("a ring must be closed (first and last positions equal)")
     return ring
+
+
+def bbox_polygon(bbox: tuple[float, float, float, float]) -> MultiPolygon:
+    """A lon/lat box as a MultiPolygon; west > east means it crosses the antimeridian."""
+    west, south, east, north = bbox
+    if west <= east:
+        return MultiPolygon([box(west, south, east, north)])
+    return MultiPolygon([box(west, south, 180, north), box(-180, south, east, north)])
+
+
+METRES_PER_DEGREE = 111_320.0
+
+
+def metres_to_degrees(metres: float) -> float:
+    """A display tolerance in degrees (at the equator) for a distance in metres."""
+    return metres / METRES_PER_DEGREE

@@ -207,3 +207,21 @@ class GeocoderThrottle(Base):
     last_request_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=text("'-infinity'")
     )
+
+
+class ServiceAreaPart(Base):
+    """A piece of a service area (ST_Subdivide), kept in step by a trigger; for fast tests."""
+
+    __tablename__ = "service_area_parts"
+    __table_args__ = (
+        Index("service_area_parts_geom_gist", "geom", postgresql_using="gist"),
+        Index("service_area_parts_area", "service_area_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    service_area_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("service_areas.id", ondelete="CASCADE")
+    )
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("POLYGON", srid=4326, spatial_index=False), nullable=False
+    )

@@ -109,7 +109,10 @@ def field_errors(messages: dict, prefix: str = "") -> list[dict]:
         if key in ("query", "json", "form", "headers", "files") and not prefix:
             errors += field_errors(value)  # the location level adds nothing for callers
             continue
-        name = prefix if isinstance(key, int) else (f"{prefix}.{key}" if prefix else str(key))
+        if isinstance(key, int):
+            name = f"{prefix}[{key}]"  # which item of a list, e.g. points[3].lat
+        else:
+            name = f"{prefix}.{key}" if prefix else str(key)
         if name == "_schema":
             name = None
         if isinstance(value, dict):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app, json, request
+import json
+
+from flask import current_app, request
+from flask import json as flask_json
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
@@ -11,9 +14,10 @@ from app.api import schemas
 from app.api.errors import ApiError
 from app.api.serialize import feature_collection, location_json
 from app.extensions import db
+from app.geo import bbox_polygon, metres_to_degrees
 from app.geocoding import GeocodeResult, external_geocoder_from_config, geocode
 from app.hours import open_state
-from app.models import KINDS, STATUSES
+from app.models import KINDS, SERVICE_AREA_MODES, STATUSES
 from app.pickup import (
     InvalidCursor,
     PickupSearch,
@@ -22,6 +26,7 @@ from app.pickup import (
     find_pickup_points,
     now,
 )
+from app.queries.coverage import coverage_of, served_by, service_areas
 from app.queries.locations import get_location, list_locations
 
 bp = Blueprint(
@@ -38,7 +43,7 @@ def _query(schema):
 
 
 def _json(body: dict, mimetype: str = "application/json"):
-    return current_app.response_class(json.dumps(body), mimetype=mimetype)
+    return current_app.response_class(flask_json.dumps(body), mimetype=mimetype)
 
 
 def _wants_geojson(args: dict) -> bool:
@@ -219,3 +224,123 @@ class Geocode(MethodView):
                 "candidates": [c.as_dict() for c in result.candidates],
             }
         )
+
+
+# -- coverage -----------------------------------------------------------------------
+
+
+def _served_json(answer: list[dict]) -> dict:
+    return {
+        "covered": bool(answer),
+        "modes": sorted({row["mode"] for row in answer}),
+        "served_by": [{**row, "distance_m": round(row["distance_m"], 1)} for row in answer],
+    }
+
+
+@bp.route("/coverage")
+class Coverage(MethodView):
+    @_query(schemas.CoverageQuery)
+    @bp.response(200, schemas.CoverageSchema)
+    @_document_errors(400, 404, 422, 503)
+    def get(self, args):
+        """Which locations serve this point, per mode, nearest first.
+
+        A point on an area's edge or vertex is served. Give lat/lon or q.
+        """
+        origin = _resolve_origin(args)
+        modes = sorted(set(args.get("mode") or SERVICE_AREA_MODES))
+        [answer] = served_by(db.connection(), [(origin["lon"], origin["lat"])], modes)
+        return _json({"origin": origin, **_served_json(answer)})
+
+
+@bp.route("/coverage/batch")
+class CoverageBatch(MethodView):
+    @bp.arguments(schemas.CoverageBatchBody, as_kwargs=False, unknown=RAISE)
+    @bp.response(200, schemas.CoverageBatchSchema)
+    @_document_errors(400, 413, 503)
+    def post(self, body):
+        """The same as GET /coverage for many points, answered in one database query."""
+        points = body["points"]
+        limit = current_app.config["COVERAGE_BATCH_MAX"]
+        if len(points) > limit:
+            raise ApiError(
+                413,
+                f"{len(points)} points; at most {limit} per call",
+                errors=[{"field": "points", "message": f"at most {limit} points"}],
+            )
+        modes = sorted(set(body.get("mode") or SERVICE_AREA_MODES))
+        answers = served_by(db.connection(), [(p["lon"], p["lat"]) for p in points], modes)
+        results = [
+            {"id": p.get("id"), "lat": p["lat"], "lon": p["lon"], **_served_json(answer)}
+            for p, answer in zip(points, answers, strict=True)
+        ]
+        return _json({"results": results})
+
+
+@bp.route("/service-areas")
+class ServiceAreas(MethodView):
+    @_query(schemas.ServiceAreasQuery)
+    @bp.response(200, schemas.ProblemSchema, description="A GeoJSON FeatureCollection")
+    @_document_errors(400, 503)
+    def get(self, args):
+        """Service areas as a GeoJSON FeatureCollection, optionally simplified for display."""
+        bbox = args.get("bbox")
+        rows = service_areas(
+            db.connection(),
+            location_external_id=args.get("location_id"),
+            modes=sorted(set(args.get("mode") or SERVICE_AREA_MODES)),
+            bbox_wkb=bbox_polygon(bbox).wkb if bbox else None,
+            simplify_deg=metres_to_degrees(args["simplify"]),
+            limit=args["limit"],
+        )
+        features = [
+            {
+                "type": "Feature",
+                "id": row.pop("id"),
+                "geometry": json.loads(row.pop("geometry")),
+                "properties": row,
+            }
+            for row in rows
+        ]
+        return _json({"type": "FeatureCollection", "features": features}, GEOJSON)
+
+
+@bp.route("/coverage/summary")
+class CoverageSummary(MethodView):
+    @_query(schemas.CoverageSummaryQuery)
+    @bp.response(200, schemas.CoverageSummarySchema)
+    @_document_errors(400, 404, 503)
+    def get(self, args):
+        """Per mode: the covered share of a region or bbox, its gaps, and its overlaps.
+
+        Areas are geodesic (WGS84 ellipsoid), in square metres.
+        """
+        bbox = args.get("bbox")
+        modes = {}
+        for mode in sorted(set(args.get("mode") or SERVICE_AREA_MODES)):
+            row = coverage_of(
+                db.connection(),
+                region_id=args.get("region"),
+                bbox_wkb=bbox_polygon(bbox).wkb if bbox else None,
+                mode=mode,
+                simplify_deg=metres_to_degrees(args["simplify"]),
+            )
+            if row is None:
+                raise ApiError(
+                    404,
+                    f"no region {args['region']!r}",
+                    errors=[{"field": "region", "message": "unknown region_id"}],
+                )
+            modes[mode] = {
+                "area_m2": row["total_m2"],
+                "covered_m2": row["covered_m2"],
+                # min(): the union's and the target's areas are computed separately.
+                "covered_share": min(1.0, row["covered_m2"] / row["total_m2"])
+                if row["total_m2"]
+                else 0.0,
+                "overlap_m2": row["overlap_m2"],
+                "locations": row["locations"],
+                "uncovered": json.loads(row["uncovered"]),
+                "overlaps": json.loads(row["overlaps"]),
+            }
+        return _json({"region": args.get("region"), "bbox": bbox, "modes": modes})

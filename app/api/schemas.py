@@ -16,7 +16,7 @@ from marshmallow import (
 )
 
 from app.geo import InvalidValue, parse_latitude, parse_longitude, parse_number
-from app.models import CAPABILITIES, KINDS, STATUSES
+from app.models import CAPABILITIES, KINDS, SERVICE_AREA_MODES, STATUSES
 
 MAX_RADIUS_M = 1_000_000
 DEFAULT_RADIUS_M = 25_000
@@ -185,6 +185,80 @@ class GeocodeQuery(StrictQuery):
     limit = StrictInteger(load_default=5, validate=validate.Range(min=1, max=20))
 
 
+MAX_SIMPLIFY_M = 10_000
+MAX_SERVICE_AREAS = 5_000
+
+
+def _mode_list(description: str):
+    return fields.List(
+        fields.String(validate=validate.OneOf(SERVICE_AREA_MODES)),
+        metadata={"description": f"{description} One of: {', '.join(SERVICE_AREA_MODES)}."},
+    )
+
+
+def _simplify():
+    return StrictNumber(
+        load_default=0,
+        validate=validate.Range(min=0, max=MAX_SIMPLIFY_M),
+        metadata={
+            "description": "Simplify geometries for display, tolerance in metres "
+            f"(0..{MAX_SIMPLIFY_M}; 0 = exact). Topology is preserved."
+        },
+    )
+
+
+class CoverageQuery(OriginQuery):
+    mode = _mode_list("Repeatable; default every mode.")
+
+
+class BatchPointSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    id = fields.String(validate=validate.Length(max=128), metadata={"description": "Echoed back."})
+    lat = Latitude(required=True)
+    lon = Longitude(required=True)
+
+
+class CoverageBatchBody(Schema):
+    class Meta:
+        unknown = RAISE
+
+    points = fields.List(
+        fields.Nested(BatchPointSchema),
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"description": "Up to COVERAGE_BATCH_MAX points (default 1000)."},
+    )
+    mode = _mode_list("Default every mode.")
+
+
+class ServiceAreasQuery(StrictQuery):
+    location_id = fields.String(
+        validate=validate.Length(min=1, max=128),
+        metadata={"description": "The location's external_id."},
+    )
+    mode = _mode_list("Repeatable; default every mode.")
+    bbox = BBox(metadata={"description": "minLon,minLat,maxLon,maxLat (WGS84)."})
+    simplify = _simplify()
+    limit = StrictInteger(load_default=1000, validate=validate.Range(min=1, max=MAX_SERVICE_AREAS))
+
+
+class CoverageSummaryQuery(StrictQuery):
+    region = fields.String(
+        validate=validate.Length(min=1, max=128),
+        metadata={"description": "An imported region's region_id (or give bbox)."},
+    )
+    bbox = BBox(metadata={"description": "minLon,minLat,maxLon,maxLat (or give region)."})
+    mode = _mode_list("Repeatable; default every mode.")
+    simplify = _simplify()
+
+    @validates_schema
+    def one_target(self, data, **kwargs):
+        if ("region" in data) == ("bbox" in data):
+            raise ValidationError("give exactly one of region or bbox", "region")
+
+
 # -- responses (documentation; the hot paths serialise plain dicts) ---------------------
 
 
@@ -276,3 +350,49 @@ class ProblemSchema(Schema):
         fields.Nested(CandidateSchema),
         metadata={"description": "Only for an ambiguous q: the places it could mean."},
     )
+
+
+class ServedBySchema(Schema):
+    service_area_id = fields.Integer()
+    mode = fields.String(validate=validate.OneOf(SERVICE_AREA_MODES))
+    location_id = fields.Integer()
+    external_id = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    distance_m = fields.Float(metadata={"description": "Location to point, geodesic metres."})
+
+
+class CoverageSchema(Schema):
+    origin = fields.Nested(OriginSchema)
+    covered = fields.Boolean()
+    modes = fields.List(fields.String(), metadata={"description": "Modes that serve it."})
+    served_by = fields.List(fields.Nested(ServedBySchema))
+
+
+class BatchResultSchema(Schema):
+    id = fields.String(allow_none=True)
+    lat = fields.Float()
+    lon = fields.Float()
+    covered = fields.Boolean()
+    modes = fields.List(fields.String())
+    served_by = fields.List(fields.Nested(ServedBySchema))
+
+
+class CoverageBatchSchema(Schema):
+    results = fields.List(fields.Nested(BatchResultSchema))
+
+
+class ModeCoverageSchema(Schema):
+    area_m2 = fields.Float(metadata={"description": "Geodesic (WGS84) area of the target."})
+    covered_m2 = fields.Float()
+    covered_share = fields.Float(metadata={"description": "covered_m2 / area_m2, 0..1"})
+    overlap_m2 = fields.Float(metadata={"description": "Covered by two or more locations."})
+    locations = fields.Integer()
+    uncovered = fields.Dict(metadata={"description": "GeoJSON geometry of the gaps."})
+    overlaps = fields.Dict(metadata={"description": "GeoJSON geometry of the overlaps."})
+
+
+class CoverageSummarySchema(Schema):
+    region = fields.String(allow_none=True)
+    bbox = fields.List(fields.Float(), allow_none=True)
+    modes = fields.Dict(keys=fields.String(), values=fields.Nested(ModeCoverageSchema))

@@ -16,6 +16,7 @@ TABLES = {
     "places",
     "geocoder_cache",
     "geocoder_throttle",
+    "service_area_parts",
 }
 
 
@@ -48,6 +49,7 @@ def test_upgrade_downgrade_upgrade(empty_database):
             "locations_geom_gist",
             "service_areas_geom_gist",
             "regions_geom_gist",
+            "service_area_parts_geom_gist",
         }
 
     schema.downgrade(empty_database, "base")

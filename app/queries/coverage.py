@@ -1,0 +1,166 @@
+"""Coverage SQL: who serves a point, service areas as GeoJSON, and coverage of an area.
+
+Point tests find candidates through service_area_parts (ST_Subdivide pieces of at most
+128 vertices, kept in step by a trigger), whose tight boxes rule out most areas even when
+an area has 100,000 vertices, then test the area itself. ST_Covers, not ST_Contains: a
+point on an edge or a vertex is served. Areas are stored split at the antimeridian
+(RFC 7946), so a point at longitude 180 is also tested as -180.
+
+Areas are measured on the WGS84 ellipsoid (ST_Area of geography), never in degrees².
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+_SERVED = """
+WITH q AS (
+    SELECT idx, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS point
+    FROM unnest(CAST(:idx AS int[]), CAST(:lons AS float8[]), CAST(:lats AS float8[]))
+         AS t(idx, lon, lat)
+),
+candidates AS (
+    -- The parts' tight boxes pick the few areas worth testing.
+    SELECT DISTINCT q.idx, q.point, p.service_area_id
+    FROM q JOIN service_area_parts AS p ON p.geom && q.point
+)
+SELECT DISTINCT ON (c.idx, a.id)
+       c.idx, a.id AS service_area_id, a.mode,
+       l.id AS location_id, l.external_id, l.name, l.kind,
+       ST_Distance(l.geog, c.point::geography) AS distance_m
+FROM candidates AS c
+JOIN service_areas AS a ON a.id = c.service_area_id
+JOIN locations AS l ON l.id = a.location_id
+-- The exact test is on the area as stored: ST_Subdivide's cut points are rounded, so a
+-- point exactly on an original edge could fall a hair outside a part.
+WHERE ST_Covers(a.geom, c.point) AND l.status = 'active' AND a.mode = ANY(:modes)
+"""
+
+
+def served_by(
+    connection: Connection, points: list[tuple[float, float]], modes: list[str]
+) -> list[list[dict]]:
+    """For each (lon, lat), the service areas covering it, nearest location first.
+
+    One statement for any number of points (set-based, one round trip).
+    """
+    idx, lons, lats = [], [], []
+    for index, (lon, lat) in enumerate(points):
+        for variant in (lon, -lon) if abs(lon) == 180 else (lon,):
+            idx.append(index)
+            lons.append(variant)
+            lats.append(lat)
+    rows = connection.execute(
+        text(_SERVED), {"idx": idx, "lons": lons, "lats": lats, "modes": modes}
+    ).mappings()
+    answers: list[list[dict]] = [[] for _ in points]
+    for row in rows:
+        answers[row["idx"]].append({k: v for k, v in row.items() if k != "idx"})
+    for answer in answers:
+        answer.sort(key=lambda r: (r["distance_m"], r["service_area_id"]))
+    return answers
+
+
+def service_areas(
+    connection: Connection,
+    *,
+    location_external_id: str | None,
+    modes: list[str],
+    bbox_wkb: bytes | None,
+    simplify_deg: float,
+    limit: int,
+) -> list[dict]:
+    """Service areas with their geometry as a GeoJSON string, optionally simplified.
+
+    The simplification keeps topology (no self-intersections) and is for display only.
+    """
+    conditions = ["a.mode = ANY(:modes)", "l.status <> 'retired'"]
+    if location_external_id is not None:
+        conditions.append("l.external_id = :location")
+    if bbox_wkb is not None:
+        conditions.append("a.geom && ST_GeomFromWKB(:bbox, 4326)")
+    statement = text(
+        "SELECT a.id, a.mode, a.source, a.radius_m, l.external_id AS location_external_id,"
+        " l.name AS location_name, l.kind AS location_kind,"
+        " ST_AsGeoJSON(CASE WHEN :tolerance > 0"
+        "   THEN ST_SimplifyPreserveTopology(a.geom, :tolerance) ELSE a.geom END, 6)"
+        "   AS geometry"
+        " FROM service_areas AS a JOIN locations AS l ON l.id = a.location_id"
+        f" WHERE {' AND '.join(conditions)} ORDER BY a.id LIMIT :limit"
+    )
+    params = {
+        "modes": modes,
+        "location": location_external_id,
+        "bbox": bbox_wkb,
+        "tolerance": simplify_deg,
+        "limit": limit,
+    }
+    return [dict(row) for row in connection.execute(statement, params).mappings()]
+
+
+_SUMMARY = """
+WITH target AS ({target}),
+areas AS (
+    SELECT a.location_id, ST_Intersection(a.geom, t.geom) AS geom
+    FROM service_areas AS a
+    JOIN locations AS l ON l.id = a.location_id
+    CROSS JOIN target AS t
+    WHERE a.mode = :mode AND l.status = 'active' AND ST_Intersects(a.geom, t.geom)
+),
+covered AS (SELECT ST_Union(geom) AS geom FROM areas),
+overlap AS (
+    -- Covered by two or more different locations.
+    SELECT ST_Union(ST_Intersection(x.geom, y.geom)) AS geom
+    FROM areas AS x JOIN areas AS y
+      ON x.location_id < y.location_id AND ST_Intersects(x.geom, y.geom)
+)
+SELECT ST_Area(t.geom::geography) AS total_m2,
+       coalesce(ST_Area(c.geom::geography), 0) AS covered_m2,
+       coalesce(ST_Area(o.geom::geography), 0) AS overlap_m2,
+       (SELECT count(DISTINCT location_id) FROM areas) AS locations,
+       ST_AsGeoJSON(ST_SimplifyPreserveTopology(
+           ST_CollectionExtract(ST_Difference(t.geom, coalesce(c.geom, 'POLYGON EMPTY')), 3),
+           :tolerance), 6) AS uncovered,
+       ST_AsGeoJSON(ST_SimplifyPreserveTopology(
+           ST_CollectionExtract(coalesce(o.geom, 'POLYGON EMPTY'), 3), :tolerance), 6)
+           AS overlaps
+FROM target AS t CROSS JOIN covered AS c CROSS JOIN overlap AS o
+"""
+
+_REGION_TARGET = "SELECT geom FROM regions WHERE region_id = :region_id"
+_BBOX_TARGET = "SELECT ST_GeomFromWKB(:bbox, 4326) AS geom"
+
+
+def coverage_of(
+    connection: Connection,
+    *,
+    region_id: str | None,
+    bbox_wkb: bytes | None,
+    mode: str,
+    simplify_deg: float,
+) -> dict | None:
+    """Covered share, uncovered part and overlaps of a region or bbox for one mode.
+
+    None when the region does not exist.
+    """
+    target = _REGION_TARGET if region_id is not None else _BBOX_TARGET
+    row = (
+        connection.execute(
+            text(_SUMMARY.format(target=target)),
+            {"region_id": region_id, "bbox": bbox_wkb, "mode": mode, "tolerance": simplify_deg},
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def regions(connection: Connection) -> list[dict]:
+    """Every region: id, name and its geometry as GeoJSON (for the planner's selector)."""
+    result = connection.execute(
+        text(
+            "SELECT region_id, name, ST_AsGeoJSON(geom, 6) AS geometry,"
+            " ST_Area(geom::geography) AS area_m2 FROM regions ORDER BY name"
+        )
+    )
+    return [dict(row) for row in result.mappings()]
