@@ -8,7 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from app import schema
+from app import auth, schema
 from app.database import embedded_cluster
 from app.extensions import db
 from app.geocoding import load_gazetteer
@@ -19,14 +19,17 @@ from app.importing import (
     import_file,
     load_demo_data,
 )
+from app.queries import tokens
 from app.queries.geocoding import gazetteer_size
 from app.queries.locations import network_is_empty
 
 locator = AppGroup("locator", help="Pickup-point locator commands.")
 db_group = AppGroup("db", help="Schema migrations (Alembic).")
 postgres_group = AppGroup("postgres", help="The embedded PostGIS cluster under instance/.")
+token_group = AppGroup("token", help="Admin API tokens.")
 locator.add_command(db_group)
 locator.add_command(postgres_group)
+locator.add_command(token_group)
 
 MAX_REJECTIONS_SHOWN = 50
 
@@ -142,6 +145,43 @@ def postgres_status():
     """Say whether the embedded cluster runs."""
     cluster = embedded_cluster(current_app)
     click.echo(f"running: {cluster.url()}" if cluster.is_running() else "not running")
+
+
+@token_group.command("create")
+@click.argument("name")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(auth.SCOPES),
+    default=auth.SCOPES,
+    show_default=True,
+    help="Repeatable.",
+)
+def token_create(name, scopes):
+    """Create a token NAME and print it; only its hash is stored, so keep it now."""
+    token = auth.new_token()
+    with db.transaction() as connection:
+        tokens.create_token(connection, name, auth.hash_token(token), sorted(set(scopes)))
+    click.echo(token)
+
+
+@token_group.command("revoke")
+@click.argument("name")
+def token_revoke(name):
+    """Revoke the token NAME; requests with it get 401 from now on."""
+    with db.transaction() as connection:
+        if not tokens.revoke_token(connection, name):
+            raise click.ClickException(f"no live token named {name!r}")
+    click.echo(f"revoked {name}")
+
+
+@token_group.command("list")
+def token_list():
+    """Names, scopes and state of every token (never the tokens themselves)."""
+    for row in tokens.list_tokens(db.connection()):
+        state = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "live"
+        click.echo(f"{row['name']}\t{','.join(row['scopes'])}\t{state}")
 
 
 def init_app(app: Flask) -> None:

@@ -606,6 +606,57 @@ def import_bytes(
 def import_stream(
     connection: Connection, name: str, stream: IO[str], options: ImportOptions
 ) -> ImportReport:
+    """Import a CSV or GeoJSON file's rows (see _import_rows)."""
+    started = time.perf_counter()
+    dataset, rows = _detect(name, stream)
+    geojson = not name.lower().endswith(".csv")
+    try:
+        return _import_rows(
+            connection, dataset, rows, geojson, "feature" if geojson else "line", options, started
+        )
+    except UnicodeDecodeError as error:
+        raise ImportFileError(f"the file is not UTF-8: {error}") from error
+    except csv.Error as error:
+        raise ImportFileError(f"CSV cannot be read: {error}") from error
+
+
+# Fields each dataset accepts from an API record (the URL supplies the key).
+RECORD_FIELDS = {
+    "locations": LOCATION_FIELDS,
+    "service_areas": (*RADIUS_AREA_FIELDS,),
+    "regions": REGION_PROPERTIES,
+}
+
+
+def import_records(
+    connection: Connection,
+    dataset: str,
+    records: list[tuple[dict, object]],
+    options: ImportOptions,
+) -> ImportReport:
+    """Import (fields, geometry) records from the admin API, through the same pipeline.
+
+    Fields the dataset does not define (an ``id``, say) reject the record.
+    """
+    allowed = RECORD_FIELDS[dataset]
+
+    def rows():
+        for number, (fields, geometry) in enumerate(records, start=1):
+            unknown = [name for name in fields if name not in allowed]
+            yield number, ({"__unknown__": unknown} if unknown else fields), geometry
+
+    return _import_rows(connection, dataset, rows(), False, "item", options, time.perf_counter())
+
+
+def _import_rows(
+    connection: Connection,
+    dataset: str,
+    rows: Iterator,
+    geojson: bool,
+    unit: str,
+    options: ImportOptions,
+    started: float,
+) -> ImportReport:
     """Validate every row and, unless rejected or a dry run, stage and upsert them.
 
     The caller owns the transaction (see Database.transaction); the import runs in a
@@ -614,12 +665,7 @@ def import_stream(
     another core); a rejection or a dry run rolls the savepoint back, so nothing is ever
     half-written.
     """
-    started = time.perf_counter()
-    dataset, rows = _detect(name, stream)
-    geojson = not name.lower().endswith(".csv")
-    report = ImportReport(
-        dataset=dataset, unit="feature" if geojson else "line", dry_run=options.dry_run
-    )
+    report = ImportReport(dataset=dataset, unit=unit, dry_run=options.dry_run)
     table = STAGING_TABLES[dataset]
     bar = tqdm(
         desc=f"importing {dataset}", unit=" rows", disable=not options.progress, mininterval=0.5
@@ -644,10 +690,6 @@ def import_stream(
             report.applied = True
     except _Rollback:
         pass
-    except UnicodeDecodeError as error:
-        raise ImportFileError(f"the file is not UTF-8: {error}") from error
-    except csv.Error as error:
-        raise ImportFileError(f"CSV cannot be read: {error}") from error
     report.seconds = time.perf_counter() - started
     return report
 

@@ -39,9 +39,10 @@ def init_app(app: Flask, api: Api) -> None:
     for key, value in API_SETTINGS.items():
         app.config.setdefault(key, value)
     api.init_app(app)
-    from app.api.routes import bp
+    from app.api import admin, routes
 
-    api.register_blueprint(bp)
+    api.register_blueprint(routes.bp)
+    api.register_blueprint(admin.bp)
 
     @app.get("/api/docs/assets/<path:filename>")
     def swagger_ui_assets(filename):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 from flask import current_app, request
-from flask import json as flask_json
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from app.api import schemas
+from app.api.common import json_response, problem_responses
 from app.api.errors import ApiError
 from app.api.serialize import feature_collection, location_json
 from app.extensions import db
@@ -33,8 +33,8 @@ bp = Blueprint(
     "api_v1", __name__, url_prefix="/api/v1", description="Pickup points, locations, geocoding"
 )
 
-ERRORS = {400: "Bad input: `errors` names each field.", 503: "Overloaded or database down."}
 GEOJSON = "application/geo+json"
+_json = json_response
 
 
 def _query(schema):
@@ -42,8 +42,8 @@ def _query(schema):
     return bp.arguments(schema, location="query", as_kwargs=False, unknown=RAISE)
 
 
-def _json(body: dict, mimetype: str = "application/json"):
-    return current_app.response_class(flask_json.dumps(body), mimetype=mimetype)
+def _document_errors(*statuses: int):
+    return problem_responses(bp, *statuses)
 
 
 def _wants_geojson(args: dict) -> bool:
@@ -51,22 +51,6 @@ def _wants_geojson(args: dict) -> bool:
         return args["format"] == "geojson"
     best = request.accept_mimetypes.best_match(["application/json", GEOJSON])
     return best == GEOJSON
-
-
-def _document_errors(*statuses: int):
-    """Attach the problem+json error responses to a view's OpenAPI entry."""
-
-    def decorate(view):
-        for status in statuses:
-            view = bp.alt_response(
-                status,
-                schema=schemas.ProblemSchema,
-                description=ERRORS.get(status, "Problem"),
-                content_type="application/problem+json",
-            )(view)
-        return view
-
-    return decorate
 
 
 def _cursor_position(args: dict, fingerprint: str) -> tuple[float, int] | None:

@@ -81,3 +81,11 @@ def get_location(connection: Connection, external_id: str) -> dict | None:
         .first()
     )
     return dict(row) if row else None
+
+
+def delete_location(connection: Connection, external_id: str) -> bool:
+    """Delete a location (its service areas go with it); False when there was none."""
+    result = connection.execute(
+        text("DELETE FROM locations WHERE external_id = :id"), {"id": external_id}
+    )
+    return result.rowcount == 1

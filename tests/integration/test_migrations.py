@@ -17,6 +17,7 @@ TABLES = {
     "geocoder_cache",
     "geocoder_throttle",
     "service_area_parts",
+    "api_tokens",
 }
 
 

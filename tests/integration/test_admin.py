@@ -1,0 +1,203 @@
+"""Admin API: tokens and scopes, writes through the import pipeline, nothing half-written."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from app import auth
+from app.queries import tokens
+
+
+@pytest.fixture
+def token(connection):
+    """A live token with every scope."""
+    value = auth.new_token()
+    tokens.create_token(connection, "test-admin", auth.hash_token(value), list(auth.SCOPES))
+    return value
+
+
+def bearer(value):
+    return {"Authorization": f"Bearer {value}"}
+
+
+LOCKER = {"name": "Union Station Locker", "kind": "locker", "lat": 38.8977, "lon": -77.0063}
+
+
+def count(connection, table="locations"):
+    return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer nope"},
+        {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer "},
+    ],
+)
+def test_writes_without_a_valid_token_are_401_and_write_nothing(client, connection, headers):
+    response = client.put("/api/v1/locations/u-1", json=LOCKER, headers=headers)
+    assert response.status_code == 401 and response.mimetype == "application/problem+json"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert client.delete("/api/v1/locations/u-1", headers=headers).status_code == 401
+    assert (
+        client.post("/api/v1/imports?filename=a.csv", data=b"x", headers=headers).status_code == 401
+    )
+    assert count(connection) == 0
+
+
+def test_a_revoked_token_is_refused(client, connection, token):
+    assert tokens.revoke_token(connection, "test-admin")
+    response = client.put("/api/v1/locations/u-1", json=LOCKER, headers=bearer(token))
+    assert response.status_code == 401 and count(connection) == 0
+
+
+def test_a_token_without_the_scope_is_403(client, connection):
+    value = auth.new_token()
+    tokens.create_token(connection, "importer", auth.hash_token(value), ["import"])
+    response = client.put("/api/v1/locations/u-1", json=LOCKER, headers=bearer(value))
+    assert response.status_code == 403 and count(connection) == 0
+
+
+def test_create_replace_read_delete(client, connection, token):
+    created = client.put("/api/v1/locations/u-1", json=LOCKER, headers=bearer(token))
+    assert created.status_code == 201
+    assert created.json["external_id"] == "u-1" and created.json["timezone"] == "America/New_York"
+    # The read sees the write at once.
+    assert client.get("/api/v1/locations/u-1").json["name"] == LOCKER["name"]
+    replaced = client.put(
+        "/api/v1/locations/u-1",
+        json={**LOCKER, "name": "Renamed", "capabilities": ["pickup", "returns"]},
+        headers=bearer(token),
+    )
+    assert replaced.status_code == 200 and replaced.json["capabilities"] == ["pickup", "returns"]
+    assert client.delete("/api/v1/locations/u-1", headers=bearer(token)).status_code == 204
+    assert client.get("/api/v1/locations/u-1").status_code == 404
+    assert client.delete("/api/v1/locations/u-1", headers=bearer(token)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({**LOCKER, "id": 5}, None),  # mass assignment: internal fields are refused
+        ({**LOCKER, "created_at": "2020-01-01"}, None),
+        ({**LOCKER, "lat": 91}, "lat"),
+        ({**LOCKER, "lon": "1_0"}, "lon"),
+        ({**LOCKER, "kind": "kiosk"}, "kind"),
+        ({**LOCKER, "external_id": "other"}, "external_id"),
+        ({**LOCKER, "capabilities": [1, 2]}, "capabilities"),
+    ],
+)
+def test_bad_location_writes_are_400_and_write_nothing(client, connection, token, body, field):
+    response = client.put("/api/v1/locations/u-1", json=body, headers=bearer(token))
+    assert response.status_code == 400
+    assert field in [e["field"] for e in response.json["errors"]]
+    assert count(connection) == 0
+
+
+def test_service_area_by_radius_and_by_polygon(client, connection, token):
+    client.put("/api/v1/locations/u-1", json=LOCKER, headers=bearer(token))
+    url = "/api/v1/locations/u-1/service-areas/express"
+    assert client.put(url, json={"radius_m": 3000}, headers=bearer(token)).status_code == 201
+    assert client.get("/api/v1/coverage?lat=38.90&lon=-77.00&mode=express").json["covered"]
+    square = {
+        "type": "Polygon",
+        "coordinates": [
+            [[-77.01, 38.89], [-77.0, 38.89], [-77.0, 38.9], [-77.01, 38.9], [-77.01, 38.89]]
+        ],
+    }
+    replaced = client.put(url, json={"geometry": square}, headers=bearer(token))
+    assert replaced.status_code == 200
+    source = connection.execute(text("SELECT source, radius_m FROM service_areas")).one()
+    assert tuple(source) == ("polygon", None)
+
+
+@pytest.mark.parametrize(
+    "geometry, message",
+    [
+        (
+            {"type": "Polygon", "coordinates": [[[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]]]},
+            "Self-intersection",
+        ),
+        ({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 0]]]}, "at least 4"),
+        ({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]}, "closed"),
+        ({"type": "Polygon", "coordinates": [[["1", "x"], [1, 0], [1, 1], ["1", "x"]]]}, "numbers"),
+        ({"type": "Polygon", "coordinates": [[[0, 0], [1e308, 0], [1, 1], [0, 0]]]}, "longitude"),
+        (
+            {
+                "type": "Polygon",
+                "crs": {"type": "name"},
+                "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]],
+            },
+            "crs",
+        ),
+    ],
+)
+def test_invalid_polygons_are_400_and_write_nothing(client, connection, token, geometry, message):
+    client.put("/api/v1/locations/u-1", json=LOCKER, headers=bearer(token))
+    response = client.put(
+        "/api/v1/locations/u-1/service-areas/delivery",
+        json={"geometry": geometry},
+        headers=bearer(token),
+    )
+    assert response.status_code == 400
+    assert message in response.json["errors"][0]["message"]
+    assert count(connection, "service_areas") == 0
+
+
+def test_make_valid_repairs_through_the_api(client, connection, token):
+    client.put("/api/v1/locations/u-1", json=LOCKER, headers=bearer(token))
+    bowtie = {
+        "type": "Polygon",
+        "coordinates": [
+            [[-77.1, 38.8], [-76.9, 39.0], [-76.9, 38.8], [-77.1, 39.0], [-77.1, 38.8]]
+        ],
+    }
+    response = client.put(
+        "/api/v1/locations/u-1/service-areas/delivery?make_valid=true",
+        json={"geometry": bowtie},
+        headers=bearer(token),
+    )
+    assert response.status_code == 201
+
+
+def test_service_area_for_an_unknown_location_or_mode_is_404(client, token):
+    url = "/api/v1/locations/nope/service-areas/delivery"
+    assert client.put(url, json={"radius_m": 100}, headers=bearer(token)).status_code == 404
+    url = "/api/v1/locations/nope/service-areas/teleport"
+    assert client.put(url, json={"radius_m": 100}, headers=bearer(token)).status_code == 404
+
+
+def test_upload_import_all_or_nothing_then_applied(client, connection, token):
+    bad = (
+        b"external_id,name,kind,lat,lon\n"
+        b"a,A,store,38.9,-77\nb,B,store,NaN,-77\nc,C,store,38.8,-77\n"
+    )
+    response = client.post("/api/v1/imports?filename=x.csv", data=bad, headers=bearer(token))
+    assert response.status_code == 400
+    assert response.json["errors"] == [
+        {"field": "line 3: lat", "message": "must be a plain decimal number, got 'NaN'"}
+    ]
+    assert count(connection) == 0
+    good = bad.replace(b"NaN", b"38.7")
+    report = client.post("/api/v1/imports?filename=x.csv", data=good, headers=bearer(token)).json
+    assert (report["created"], report["rejected"]) == (3, [])
+    again = client.post("/api/v1/imports?filename=x.csv", data=good, headers=bearer(token)).json
+    assert again["unchanged"] == 3
+    assert (
+        client.post("/api/v1/imports?filename=x.exe", data=good, headers=bearer(token)).status_code
+        == 400
+    )
+
+
+def test_token_cli_creates_lists_and_revokes(runner, connection):
+    created = runner.invoke(args=["locator", "token", "create", "ops", "--scope", "write"])
+    assert created.exit_code == 0 and created.output.startswith(auth.TOKEN_PREFIX)
+    stored = connection.execute(text("SELECT token_sha256, scopes FROM api_tokens")).one()
+    assert stored.token_sha256 == auth.hash_token(created.output.strip())  # only the hash
+    assert stored.scopes == ["write"]
+    assert "ops\twrite\tlive" in runner.invoke(args=["locator", "token", "list"]).output
+    assert runner.invoke(args=["locator", "token", "revoke", "ops"]).exit_code == 0
+    assert runner.invoke(args=["locator", "token", "revoke", "ops"]).exit_code != 0
