@@ -27,7 +27,10 @@ run: system-deps venv
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
 
 ## Lint, then the whole test suite against a throwaway PostGIS cluster.
-test: system-deps venv
+# System packages first (the venv needs python3-venv), chromium for the browser tests.
+test:
+	@EXTRA_PACKAGES="chromium" bash scripts/system-deps.sh
+	@$(MAKE) --no-print-directory venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

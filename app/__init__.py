@@ -27,7 +27,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app import cli, health
     from app.api.errors import register_error_handlers
     from app.extensions import api, db
-    from app.web import pages
+    from app.web import pages, planner
 
     db.init_app(app)
     api_package.init_app(app, api)
@@ -35,6 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_error_handlers(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(planner.bp)
     _add_request_id(app)
     return app
 

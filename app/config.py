@@ -34,6 +34,13 @@ class Config:
     GEOCODER_TIMEOUT_S = float(os.environ.get("GEOCODER_TIMEOUT_S", "3"))
     # The upstream sees at most one request per this many seconds, across all processes.
     GEOCODER_MIN_INTERVAL_S = float(os.environ.get("GEOCODER_MIN_INTERVAL_S", "1"))
+    # Base map tiles (a Leaflet URL template). Empty: no base layer; the overlays still
+    # draw. Pages never load anything else from outside the app.
+    TILE_URL = os.environ.get("TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    TILE_ATTRIBUTION = os.environ.get(
+        "TILE_ATTRIBUTION",
+        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+    )
     # Signs paging cursors. Set it in production, the same for every app process.
     SECRET_KEY = os.environ.get("SECRET_KEY", "locator-development-key")
     JSON_SORT_KEYS = False

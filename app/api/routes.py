@@ -213,11 +213,14 @@ class Geocode(MethodView):
 # -- coverage -----------------------------------------------------------------------
 
 
-def _served_json(answer: list[dict]) -> dict:
+def _served_json(answer: dict) -> dict:
     return {
-        "covered": bool(answer),
-        "modes": sorted({row["mode"] for row in answer}),
-        "served_by": [{**row, "distance_m": round(row["distance_m"], 1)} for row in answer],
+        "covered": answer["total"] > 0,
+        "modes": answer["modes"],
+        "served_by_total": answer["total"],
+        "served_by": [
+            {**row, "distance_m": round(row["distance_m"], 1)} for row in answer["served_by"]
+        ],
     }
 
 
@@ -233,7 +236,9 @@ class Coverage(MethodView):
         """
         origin = _resolve_origin(args)
         modes = sorted(set(args.get("mode") or SERVICE_AREA_MODES))
-        [answer] = served_by(db.connection(), [(origin["lon"], origin["lat"])], modes)
+        [answer] = served_by(
+            db.connection(), [(origin["lon"], origin["lat"])], modes, args["limit"]
+        )
         return _json({"origin": origin, **_served_json(answer)})
 
 
@@ -253,7 +258,9 @@ class CoverageBatch(MethodView):
                 errors=[{"field": "points", "message": f"at most {limit} points"}],
             )
         modes = sorted(set(body.get("mode") or SERVICE_AREA_MODES))
-        answers = served_by(db.connection(), [(p["lon"], p["lat"]) for p in points], modes)
+        answers = served_by(
+            db.connection(), [(p["lon"], p["lat"]) for p in points], modes, body["limit"]
+        )
         results = [
             {"id": p.get("id"), "lat": p["lat"], "lon": p["lon"], **_served_json(answer)}
             for p, answer in zip(points, answers, strict=True)

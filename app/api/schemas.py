@@ -207,8 +207,20 @@ def _simplify():
     )
 
 
+def _served_limit():
+    return StrictInteger(
+        load_default=10,
+        validate=validate.Range(min=1, max=MAX_SERVED_BY),
+        metadata={"description": f"Nearest serving areas listed per point (1..{MAX_SERVED_BY})."},
+    )
+
+
+MAX_SERVED_BY = 100
+
+
 class CoverageQuery(OriginQuery):
     mode = _mode_list("Repeatable; default every mode.")
+    limit = _served_limit()
 
 
 class BatchPointSchema(Schema):
@@ -231,6 +243,12 @@ class CoverageBatchBody(Schema):
         metadata={"description": "Up to COVERAGE_BATCH_MAX points (default 1000)."},
     )
     mode = _mode_list("Default every mode.")
+    limit = fields.Integer(
+        load_default=10,
+        strict=True,
+        validate=validate.Range(min=1, max=MAX_SERVED_BY),
+        metadata={"description": f"Nearest serving areas listed per point (1..{MAX_SERVED_BY})."},
+    )
 
 
 class ServiceAreasQuery(StrictQuery):
@@ -366,6 +384,7 @@ class CoverageSchema(Schema):
     origin = fields.Nested(OriginSchema)
     covered = fields.Boolean()
     modes = fields.List(fields.String(), metadata={"description": "Modes that serve it."})
+    served_by_total = fields.Integer(metadata={"description": "Areas covering it in all."})
     served_by = fields.List(fields.Nested(ServedBySchema))
 
 
@@ -375,6 +394,7 @@ class BatchResultSchema(Schema):
     lon = fields.Float()
     covered = fields.Boolean()
     modes = fields.List(fields.String())
+    served_by_total = fields.Integer()
     served_by = fields.List(fields.Nested(ServedBySchema))
 
 

@@ -1,8 +1,8 @@
 """Coverage SQL: who serves a point, service areas as GeoJSON, and coverage of an area.
 
-Point tests find candidates through service_area_parts (ST_Subdivide pieces of at most
-128 vertices, kept in step by a trigger), whose tight boxes rule out most areas even when
-an area has 100,000 vertices, then test the area itself. ST_Covers, not ST_Contains: a
+Point tests run against service_area_parts (ST_Subdivide pieces of at most 128 vertices,
+kept in step by a trigger): their tight boxes rule out most areas even when an area has
+100,000 vertices, and testing a small part is cheap. ST_Covers, not ST_Contains: a
 point on an edge or a vertex is served. Areas are stored split at the antimeridian
 (RFC 7946), so a point at longitude 180 is also tested as -180.
 
@@ -19,28 +19,46 @@ WITH q AS (
     FROM unnest(CAST(:idx AS int[]), CAST(:lons AS float8[]), CAST(:lats AS float8[]))
          AS t(idx, lon, lat)
 ),
-candidates AS (
-    -- The parts' tight boxes pick the few areas worth testing.
+hits AS (
+    -- The parts' tight boxes pick the few areas worth testing, and the small parts answer
+    -- the test. Only a point within 1e-9 degrees of a part's edge is tested against the
+    -- area itself: ST_Subdivide rounds the points where it cuts, so near an original
+    -- edge a part may differ from the area by a hair.
     SELECT DISTINCT q.idx, q.point, p.service_area_id
     FROM q JOIN service_area_parts AS p ON p.geom && q.point
+    WHERE CASE
+        WHEN ST_DWithin(ST_Boundary(p.geom), q.point, 1e-9) THEN ST_Covers(
+            (SELECT a.geom FROM service_areas AS a WHERE a.id = p.service_area_id), q.point)
+        ELSE ST_Covers(p.geom, q.point)
+    END
+),
+served AS (
+    SELECT DISTINCT ON (h.idx, a.id) h.idx, a.id AS service_area_id, a.mode,
+           l.id AS location_id, l.external_id, l.name, l.kind,
+           ST_Distance(l.geog, h.point::geography) AS distance_m
+    FROM hits AS h
+    JOIN service_areas AS a ON a.id = h.service_area_id
+    JOIN locations AS l ON l.id = a.location_id
+    WHERE l.status = 'active' AND a.mode = ANY(:modes)
+),
+ranked AS (
+    -- Window functions, not a join to a GROUP BY: the planner cannot estimate CTEs and
+    -- chose a quadratic nested loop for that (50 s for 1,000 points).
+    SELECT *,
+           row_number() OVER (PARTITION BY idx ORDER BY distance_m, service_area_id) AS rank,
+           count(*) OVER (PARTITION BY idx) AS total,
+           array_agg(mode) OVER (PARTITION BY idx) AS modes
+    FROM served
 )
-SELECT DISTINCT ON (c.idx, a.id)
-       c.idx, a.id AS service_area_id, a.mode,
-       l.id AS location_id, l.external_id, l.name, l.kind,
-       ST_Distance(l.geog, c.point::geography) AS distance_m
-FROM candidates AS c
-JOIN service_areas AS a ON a.id = c.service_area_id
-JOIN locations AS l ON l.id = a.location_id
--- The exact test is on the area as stored: ST_Subdivide's cut points are rounded, so a
--- point exactly on an original edge could fall a hair outside a part.
-WHERE ST_Covers(a.geom, c.point) AND l.status = 'active' AND a.mode = ANY(:modes)
+SELECT * FROM ranked WHERE rank <= :limit ORDER BY idx, rank
 """
 
 
 def served_by(
-    connection: Connection, points: list[tuple[float, float]], modes: list[str]
-) -> list[list[dict]]:
-    """For each (lon, lat), the service areas covering it, nearest location first.
+    connection: Connection, points: list[tuple[float, float]], modes: list[str], limit: int
+) -> list[dict]:
+    """For each (lon, lat): the nearest ``limit`` service areas covering it, how many cover
+    it in all, and the modes they serve it by.
 
     One statement for any number of points (set-based, one round trip).
     """
@@ -51,13 +69,15 @@ def served_by(
             lons.append(variant)
             lats.append(lat)
     rows = connection.execute(
-        text(_SERVED), {"idx": idx, "lons": lons, "lats": lats, "modes": modes}
+        text(_SERVED), {"idx": idx, "lons": lons, "lats": lats, "modes": modes, "limit": limit}
     ).mappings()
-    answers: list[list[dict]] = [[] for _ in points]
+    answers = [{"served_by": [], "total": 0, "modes": []} for _ in points]
     for row in rows:
-        answers[row["idx"]].append({k: v for k, v in row.items() if k != "idx"})
-    for answer in answers:
-        answer.sort(key=lambda r: (r["distance_m"], r["service_area_id"]))
+        answer = answers[row["idx"]]
+        answer["served_by"].append(
+            {k: v for k, v in row.items() if k not in ("idx", "rank", "total", "modes")}
+        )
+        answer["total"], answer["modes"] = row["total"], sorted(set(row["modes"]))
     return answers
 
 

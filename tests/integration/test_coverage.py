@@ -102,12 +102,14 @@ def test_point_coverage_agrees_with_shapely(client, connection, zcta_areas, demo
     for start in range(0, len(points), 1000):
         chunk = points[start : start + 1000]
         body = client.post(
-            "/api/v1/coverage/batch", json={"points": [{"lat": y, "lon": x} for x, y in chunk]}
+            "/api/v1/coverage/batch",
+            json={"points": [{"lat": y, "lon": x} for x, y in chunk], "limit": 100},
         ).json
         for (lon, lat), result in zip(chunk, body["results"], strict=True):
             expected = {a for a, (_, g) in areas.items() if g.covers(Point(lon, lat))}
             assert {s["service_area_id"] for s in result["served_by"]} == expected, (lon, lat)
             assert result["covered"] == bool(expected)
+            assert result["served_by_total"] == len(expected)
             checked += 1
     assert checked == len(points) > 3000
     assert square.covers(Point(-77.0, 38.905))  # the oracle's edge semantics, for the record
@@ -126,6 +128,8 @@ def test_coverage_of_one_point_is_nearest_first(client, demo):
     assert {s["mode"] for s in express["served_by"]} == {"express"}
     nowhere = client.get("/api/v1/coverage?lat=0&lon=0").json
     assert nowhere == {**nowhere, "covered": False, "modes": [], "served_by": []}
+    two = client.get("/api/v1/coverage?lat=38.9072&lon=-77.0369&limit=2").json
+    assert two["served_by"] == body["served_by"][:2] and two["served_by_total"] > 2
 
 
 def test_coverage_by_postcode(client, demo):

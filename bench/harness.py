@@ -1,0 +1,190 @@
+"""Shared benchmark plumbing: a throwaway database with generated data, gunicorn on
+loopback, wrk for HTTP load, and a threaded psycopg loop for the raw SQL.
+
+Every figure of one benchmark comes from the same run, so the noise of a shared machine
+affects them alike; compare the ratios, not the absolutes.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import psycopg  # noqa: E402
+from sqlalchemy import create_engine  # noqa: E402
+
+from app import schema  # noqa: E402
+from app.embedded_postgres import EmbeddedPostgres, free_loopback_port  # noqa: E402
+
+FLASK = [str(REPO / ".venv" / "bin" / "flask"), "--app", "wsgi", "locator"]
+
+
+@dataclass
+class BenchServer:
+    base_url: str
+    conninfo: str  # libpq form, for the raw-SQL loop
+    workdir: Path
+    locations_csv: Path
+    env: dict
+
+
+def sample_origins(csv_path: Path, count: int, seed: int = 7) -> list[tuple[float, float]]:
+    """Origins a few hundred metres from random locations (shoppers live near stores)."""
+    rng = random.Random(seed)
+    with open(csv_path, newline="") as handle:
+        rows = [(float(r["lat"]), float(r["lon"])) for r in csv.DictReader(handle)]
+    picks = rng.sample(rows, count)
+    return [(max(-90.0, min(90.0, lat + rng.uniform(-0.005, 0.005))), lon) for lat, lon in picks]
+
+
+def wrk(url: str, seconds: int, connections: int, script: Path | None = None) -> dict:
+    """Run wrk; return requests/s, p50 and p99 latency (ms), and the non-2xx count."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if script:
+        command[1:1] = ["-s", str(script)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50_ms": _latency_ms(re.search(r"50%\s+([\d.]+\w+)", output).group(1)),
+        "p99_ms": _latency_ms(re.search(r"99%\s+([\d.]+\w+)", output).group(1)),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+def _latency_ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk_script(path: Path, endpoint: str, origins: list[tuple[float, float]]) -> Path:
+    """A wrk Lua script cycling GET endpoint?lat=..&lon=.. through the origins."""
+    entries = ",".join(f'"lat={lat:.6f}&lon={lon:.6f}"' for lat, lon in origins)
+    path.write_text(
+        f"local origins = {{{entries}}}\n"
+        "local i = 0\n"
+        "request = function()\n"
+        "  i = i % #origins + 1\n"
+        f'  return wrk.format("GET", "{endpoint}?" .. origins[i])\n'
+        "end\n"
+    )
+    return path
+
+
+def raw_sql_rate(
+    conninfo: str, sql: str, params: Callable[[float, float], dict], origins, seconds, threads
+) -> float:
+    """Queries/s of ``sql`` through psycopg, ``threads`` connections at once."""
+    counts = [0] * threads
+    stop = time.monotonic() + seconds
+
+    def worker(index: int) -> None:
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            i = index
+            while time.monotonic() < stop:
+                lat, lon = origins[i % len(origins)]
+                connection.execute(sql, params(lat, lon)).fetchall()
+                counts[index] += 1
+                i += threads
+
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    started = time.monotonic()
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return sum(counts) / (time.monotonic() - started)
+
+
+def _wait_for(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError("gunicorn did not start")
+
+
+@contextmanager
+def bench_server(
+    rows: int, workers: int, prepare: Callable[[BenchServer], None] | None = None
+) -> Iterator[BenchServer]:
+    """Generated locations in a throwaway cluster (or BENCH_DATABASE_URL), served by gunicorn.
+
+    ``prepare`` runs after the locations are imported and before gunicorn starts.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="locator-bench-"))
+    workdir.chmod(0o755)
+    cluster = server = None
+    try:
+        csv_path = workdir / "locations.csv"
+        subprocess.run(
+            [sys.executable, str(REPO / "bench" / "make_locations.py"), str(rows), str(csv_path)],
+            check=True,
+        )
+        url = os.environ.get("BENCH_DATABASE_URL")
+        if not url:
+            cluster = EmbeddedPostgres(workdir / "postgres", database="locator_bench")
+            url = cluster.ensure_running()
+        engine = create_engine(url)
+        schema.upgrade(engine)
+        conninfo = engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
+        engine.dispose()
+        env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+        subprocess.run(
+            [*FLASK, "import", "--no-progress", str(csv_path)], cwd=REPO, env=env, check=True
+        )
+        port = free_loopback_port()
+        bench = BenchServer(f"http://127.0.0.1:{port}", conninfo, workdir, csv_path, env)
+        if prepare:
+            prepare(bench)
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute("VACUUM ANALYZE")
+        server = subprocess.Popen(
+            [str(REPO / ".venv" / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}"]
+            + ["--workers", str(workers), "wsgi:app"],
+            cwd=REPO,
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for(port)
+        yield bench
+    finally:
+        if server:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+        if cluster:
+            cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def compare(label: str, endpoint: dict, raw_qps: float, health: dict, setup: str) -> None:
+    """Print one run's figures and the two ratios."""
+    print(f"\n{setup}")
+    print(
+        f"  {label:22} : {endpoint['rps']:8.0f} req/s   p50 {endpoint['p50_ms']:.1f} ms   "
+        f"p99 {endpoint['p99_ms']:.1f} ms   non-2xx {endpoint['non_2xx']}"
+    )
+    print(f"  {'same SQL via psycopg':22} : {raw_qps:8.0f} queries/s")
+    health_line = f"{health['rps']:8.0f} req/s   p99 {health['p99_ms']:.1f} ms"
+    print(f"  {'/healthz (no database)':22} : {health_line}")
+    print(f"  {'endpoint / healthz':22} : {endpoint['rps'] / health['rps']:.0%}")
+    print(f"  {'endpoint / raw SQL':22} : {endpoint['rps'] / raw_qps:.0%}")

@@ -1,0 +1,196 @@
+"""Browser tests: the app served on loopback by a real server, driven by headless Chromium.
+
+Fixtures for every e2e test:
+- ``e2e_database_url``: a committed database (``locator_e2e``) beside the test database,
+  migrated, with the demo network and the gazetteer; dropped at the end. A server thread
+  cannot share the per-test rolled-back connection, hence a database of its own. Tests
+  should treat it as read-only, or undo what they write.
+- ``live_server``: ``create_app()`` on that database, served by werkzeug on 127.0.0.1 and a
+  free port in a daemon thread, with no base tiles (``TILE_URL`` empty).
+- ``browser``: Debian's Chromium through Playwright (never a downloaded browser).
+- ``guarded_page``: a fresh page whose requests may only go to 127.0.0.1; every other one
+  is aborted and recorded, and console errors, page errors, failed requests and HTTP
+  errors are collected. ``assert_clean()`` fails the test on any of them, and the fixture
+  checks it again at teardown.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, make_url, text
+from werkzeug.serving import make_server
+
+from app import create_app, schema
+from app.extensions import db
+from app.geocoding import load_gazetteer
+from app.importing import ImportOptions, load_demo_data
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+E2E_DATABASE = "locator_e2e"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+LOOPBACK = "127.0.0.1"
+# Schemes that never leave the browser.
+LOCAL_SCHEMES = {"data", "blob", "about"}
+
+
+@pytest.fixture(scope="session")
+def e2e_database_url(database_url):
+    """A committed copy of the demo network in its own database on the test server."""
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {E2E_DATABASE} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {E2E_DATABASE}"))
+    url = make_url(database_url).set(database=E2E_DATABASE).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    try:
+        schema.upgrade(engine)
+        with engine.begin() as connection:
+            for report in load_demo_data(connection, ImportOptions()):
+                assert not report.rejected, report
+            load_gazetteer(connection)
+    finally:
+        engine.dispose()
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {E2E_DATABASE} WITH (FORCE)"))
+    admin.dispose()
+
+
+@dataclass
+class LiveServer:
+    """The app being served, and the URL it answers on."""
+
+    app: Flask
+    url: str
+
+
+@pytest.fixture(scope="session")
+def live_server(e2e_database_url, tmp_path_factory):
+    """The app on http://127.0.0.1:<free port>, served from a daemon thread."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": e2e_database_url,
+            "LOG_LEVEL": "WARNING",
+            # No base layer: nothing may leave the machine, and overlays must draw alone.
+            "TILE_URL": "",
+        }
+    )
+    app.instance_path = str(tmp_path_factory.mktemp("e2e-instance"))
+    server = make_server(LOOPBACK, 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="e2e-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(app=app, url=f"http://{LOOPBACK}:{server.server_port}")
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            db.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium (``make test`` installs it; Playwright never downloads one)."""
+    if not shutil.which(CHROMIUM):
+        message = f"{CHROMIUM} not found: apt-get install chromium (make test does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class GuardedPage:
+    """A page, and everything that went wrong while it ran."""
+
+    page: object
+    outside_requests: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    # Console errors that a test expects (e.g. tiles that cannot load), by predicate.
+    allowed: list[Callable[[str], bool]] = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        """Requests that tried to leave 127.0.0.1, and unexpected errors."""
+        errors = [e for e in self.console_errors if not any(ok(e) for ok in self.allowed)]
+        return [f"request left {LOOPBACK}: {url}" for url in self.outside_requests] + errors
+
+    def assert_clean(self) -> None:
+        problems = self.problems()
+        assert not problems, "\n".join(problems)
+
+    def screenshot(self, name: str) -> Path:
+        """Save a full-page PNG under test-artifacts/ and return its path."""
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / name
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+def _is_local(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in LOCAL_SCHEMES or parts.hostname == LOOPBACK
+
+
+@pytest.fixture
+def guarded_page(browser, live_server):
+    """A fresh browser context on the live server, fenced to 127.0.0.1."""
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 800}, service_workers="block"
+    )
+    page = context.new_page()
+    guarded = GuardedPage(page=page)
+
+    def fence(route):
+        url = route.request.url
+        if _is_local(url):
+            route.continue_()
+        else:
+            guarded.outside_requests.append(url)
+            route.abort()
+
+    def on_console(message):
+        if message.type == "error":
+            location = message.location or {}
+            guarded.console_errors.append(
+                f"console error: {message.text} ({location.get('url', '')})"
+            )
+
+    def on_response(response):
+        if response.status >= 400:
+            guarded.console_errors.append(f"HTTP {response.status}: {response.url}")
+
+    context.route("**/*", fence)
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: guarded.console_errors.append(f"page error: {error}"))
+    page.on(
+        "requestfailed",
+        lambda request: guarded.console_errors.append(
+            f"request failed: {request.url} ({request.failure})"
+        ),
+    )
+    page.on("response", on_response)
+    try:
+        yield guarded
+    finally:
+        context.close()
+    guarded.assert_clean()
