@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test lint format stop system-deps venv bench-import bench-pickup
+.PHONY: run test lint format stop system-deps venv bench-import bench-pickup bench-coverage
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -51,3 +51,8 @@ bench-import: system-deps venv
 bench-pickup: venv
 	@EXTRA_PACKAGES=wrk bash scripts/system-deps.sh
 	$(BIN)/python bench/pickup_throughput.py
+
+## Coverage throughput against SQL and /healthz with 100,000 service areas.
+bench-coverage: venv
+	@EXTRA_PACKAGES=wrk bash scripts/system-deps.sh
+	$(BIN)/python bench/coverage_throughput.py

@@ -71,7 +71,14 @@ def main() -> None:
     sql = str(text(_SERVED).compile(dialect=postgresql.psycopg.dialect()))
 
     def params(lat: float, lon: float) -> dict:
-        return {"idx": [0], "lons": [lon], "lats": [lat], "modes": list(SERVICE_AREA_MODES)}
+        # What the endpoint sends for one point with the default limit.
+        return {
+            "idx": [0],
+            "lons": [lon],
+            "lats": [lat],
+            "modes": list(SERVICE_AREA_MODES),
+            "limit": 10,
+        }
 
     # As many locations as areas (plus a margin for the polar ones skipped).
     with bench_server(int(args.areas * 1.02), args.workers, prepare=add_areas) as bench:

@@ -93,16 +93,20 @@ def raw_sql_rate(
 ) -> float:
     """Queries/s of ``sql`` through psycopg, ``threads`` connections at once."""
     counts = [0] * threads
+    failures: list[BaseException] = []
     stop = time.monotonic() + seconds
 
     def worker(index: int) -> None:
-        with psycopg.connect(conninfo, autocommit=True) as connection:
-            i = index
-            while time.monotonic() < stop:
-                lat, lon = origins[i % len(origins)]
-                connection.execute(sql, params(lat, lon)).fetchall()
-                counts[index] += 1
-                i += threads
+        try:
+            with psycopg.connect(conninfo, autocommit=True) as connection:
+                i = index
+                while time.monotonic() < stop:
+                    lat, lon = origins[i % len(origins)]
+                    connection.execute(sql, params(lat, lon)).fetchall()
+                    counts[index] += 1
+                    i += threads
+        except BaseException as error:  # reported below: a silent 0 would mislead
+            failures.append(error)
 
     pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
     started = time.monotonic()
@@ -110,6 +114,8 @@ def raw_sql_rate(
         thread.start()
     for thread in pool:
         thread.join()
+    if failures:
+        raise RuntimeError("the raw SQL loop failed") from failures[0]
     return sum(counts) / (time.monotonic() - started)
 
 
