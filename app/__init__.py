@@ -24,7 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
     from app import api as api_package
-    from app import cli, health
+    from app import cli, health, security
     from app.api.errors import register_error_handlers
     from app.extensions import api, db
     from app.web import pages, planner
@@ -33,6 +33,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     api_package.init_app(app, api)
     cli.init_app(app)
     register_error_handlers(app)
+    # Health probes are never rate limited: load balancers poll them.
+    security.init_app(app, exempt=[health.bp])
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(planner.bp)

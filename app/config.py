@@ -17,7 +17,7 @@ class Config:
     DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
     DB_MAX_OVERFLOW = _int("DB_MAX_OVERFLOW", 5)
     # Seconds a request waits for a pooled connection before it is refused.
-    DB_POOL_TIMEOUT = _int("DB_POOL_TIMEOUT", 2)
+    DB_POOL_TIMEOUT = float(os.environ.get("DB_POOL_TIMEOUT", "2"))
     # Every statement of a web request is cut off after this long (milliseconds).
     STATEMENT_TIMEOUT_MS = _int("STATEMENT_TIMEOUT_MS", 5000)
     # Polygons with more vertices than this are rejected on import.
@@ -41,6 +41,15 @@ class Config:
         "TILE_ATTRIBUTION",
         '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
     )
+    # Who may embed the pages in a frame (CSP frame-ancestors), e.g. "'self'
+    # https://checkout.example.com". 'none' forbids framing.
+    FRAME_ANCESTORS = os.environ.get("FRAME_ANCESTORS", "'self'")
+    # Requests per client (IP address) to the API; a 429 with Retry-After beyond it.
+    RATELIMIT_DEFAULT = os.environ.get("RATELIMIT_DEFAULT", "6000 per minute;200 per second")
+    RATELIMIT_ENABLED = os.environ.get("RATELIMIT_ENABLED", "true").lower() != "false"
+    RATELIMIT_HEADERS_ENABLED = True
+    # Shared rate-limit counters for several app processes; memory (per process) if empty.
+    REDIS_URL = os.environ.get("REDIS_URL", "")
     # Signs paging cursors. Set it in production, the same for every app process.
     SECRET_KEY = os.environ.get("SECRET_KEY", "locator-development-key")
     JSON_SORT_KEYS = False

@@ -18,6 +18,7 @@ from app.geo import bbox_polygon, metres_to_degrees
 from app.models import KINDS, SERVICE_AREA_MODES
 from app.queries import coverage
 from app.queries.locations import get_location, list_locations
+from app.security import allow_inline_scripts
 
 bp = Blueprint("planner", __name__, template_folder="templates")
 
@@ -62,6 +63,7 @@ def location_url(external_id: str) -> str:
 
 
 @bp.get("/planner")
+@allow_inline_scripts  # folium writes the map's setup as inline scripts
 def planner():
     """Service areas per mode, the selected region's gaps and its locations on one map.
 
@@ -136,6 +138,7 @@ def planner():
 
 
 @bp.get("/locations/<external_id>")
+@allow_inline_scripts
 def location_page(external_id: str):
     """One location: its details, and its service areas on a map."""
     connection = db.connection()
