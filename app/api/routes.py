@@ -97,6 +97,7 @@ def _resolve_origin(args: dict) -> dict:
 class PickupPoints(MethodView):
     @_query(schemas.PickupPointsQuery)
     @bp.response(200, schemas.PickupPointsSchema)
+    @bp.doc(**schemas.PICKUP_POINTS_CONTENT)
     @_document_errors(400, 404, 422, 503)
     def get(self, args):
         """Nearest active pickup points, nearest first by geodesic distance.
@@ -271,7 +272,7 @@ class CoverageBatch(MethodView):
 @bp.route("/service-areas")
 class ServiceAreas(MethodView):
     @_query(schemas.ServiceAreasQuery)
-    @bp.response(200, schemas.ProblemSchema, description="A GeoJSON FeatureCollection")
+    @bp.response(200, schemas.FeatureCollectionSchema, content_type=GEOJSON)
     @_document_errors(400, 503)
     def get(self, args):
         """Service areas as a GeoJSON FeatureCollection, optionally simplified for display."""

@@ -416,3 +416,32 @@ class CoverageSummarySchema(Schema):
     region = fields.String(allow_none=True)
     bbox = fields.List(fields.Float(), allow_none=True)
     modes = fields.Dict(keys=fields.String(), values=fields.Nested(ModeCoverageSchema))
+
+
+class FeatureCollectionSchema(Schema):
+    """A GeoJSON FeatureCollection (RFC 7946)."""
+
+    type = fields.String(validate=validate.Equal("FeatureCollection"))
+    features = fields.List(fields.Dict())
+
+
+# The pickup-points answer comes as JSON, or as geo+json on request (Accept or
+# format=geojson). Both are listed: a hand-written "content" replaces the generated one.
+PICKUP_POINTS_CONTENT = {
+    "responses": {
+        "200": {
+            "content": {
+                "application/json": {"schema": PickupPointsSchema},
+                "application/geo+json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "type": {"type": "string", "enum": ["FeatureCollection"]},
+                            "features": {"type": "array", "items": {"type": "object"}},
+                        },
+                    }
+                },
+            }
+        }
+    }
+}

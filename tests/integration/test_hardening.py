@@ -167,3 +167,22 @@ def test_statement_timeout_leaves_other_connections_alone(database_url, make_app
     worker.start()
     worker.join()
     assert thread_errors == []
+
+
+def test_rate_limit_counters_are_shared_through_redis(make_app):
+    """Two app processes (here two apps) count against the same client budget."""
+    import socket
+    import uuid
+
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 6379)) != 0:
+            pytest.skip("no Redis on 127.0.0.1:6379")
+    settings = {
+        "REDIS_URL": "redis://127.0.0.1:6379/15",
+        "RATELIMIT_KEY_PREFIX": uuid.uuid4().hex,  # a fresh budget for this run
+        "RATELIMIT_DEFAULT": "3 per minute",
+        "RATELIMIT_ENABLED": True,
+    }
+    first, second = make_app(**settings).test_client(), make_app(**settings).test_client()
+    statuses = [client.get("/api/v1/openapi.json").status_code for client in (first, second) * 2]
+    assert statuses == [200, 200, 200, 429]
