@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test lint format stop system-deps venv bench-import bench-pickup bench-coverage
+.PHONY: run test lint format stop system-deps venv bench-import bench-pickup bench-coverage load-test
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -56,3 +56,8 @@ bench-pickup: venv
 bench-coverage: venv
 	@EXTRA_PACKAGES=wrk bash scripts/system-deps.sh
 	$(BIN)/python bench/coverage_throughput.py
+
+## A bounded mixed load (good and bad requests) with rate limits on; fails on any 500.
+load-test: venv
+	@EXTRA_PACKAGES=wrk bash scripts/system-deps.sh
+	$(BIN)/python bench/load_test.py

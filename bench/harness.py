@@ -131,11 +131,16 @@ def _wait_for(port: int, timeout: float = 60) -> None:
 
 @contextmanager
 def bench_server(
-    rows: int, workers: int, prepare: Callable[[BenchServer], None] | None = None
+    rows: int,
+    workers: int,
+    prepare: Callable[[BenchServer], None] | None = None,
+    rate_limits: bool = False,
 ) -> Iterator[BenchServer]:
     """Generated locations in a throwaway cluster (or BENCH_DATABASE_URL), served by gunicorn.
 
-    ``prepare`` runs after the locations are imported and before gunicorn starts.
+    ``prepare`` runs after the locations are imported and before gunicorn starts. Rate
+    limits are off unless asked for: a benchmark is one client sending thousands of
+    requests a second.
     """
     workdir = Path(tempfile.mkdtemp(prefix="locator-bench-"))
     workdir.chmod(0o755)
@@ -154,12 +159,11 @@ def bench_server(
         schema.upgrade(engine)
         conninfo = engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
         engine.dispose()
-        # The benchmark is one client sending thousands of requests a second.
         env = {
             **os.environ,
             "DATABASE_URL": url,
             "LOG_LEVEL": "WARNING",
-            "RATELIMIT_ENABLED": "false",
+            "RATELIMIT_ENABLED": "true" if rate_limits else "false",
         }
         subprocess.run(
             [*FLASK, "import", "--no-progress", str(csv_path)], cwd=REPO, env=env, check=True
