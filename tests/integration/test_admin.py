@@ -201,3 +201,32 @@ def test_token_cli_creates_lists_and_revokes(runner, connection):
     assert "ops\twrite\tlive" in runner.invoke(args=["locator", "token", "list"]).output
     assert runner.invoke(args=["locator", "token", "revoke", "ops"]).exit_code == 0
     assert runner.invoke(args=["locator", "token", "revoke", "ops"]).exit_code != 0
+
+
+def test_a_million_vertex_polygon_is_refused_against_the_vertex_cap(client, connection, token):
+    """RELIABILITY-CASES: a polygon of 1,000,000 vertices (about 28 MB of JSON)."""
+    import json
+    import math
+
+    client.put("/api/v1/locations/u-1", json=LOCKER, headers=bearer(token))
+    count_ = 1_000_000
+    ring = [
+        [
+            -77.0 + 0.1 * math.cos(2 * math.pi * i / count_),
+            38.9 + 0.1 * math.sin(2 * math.pi * i / count_),
+        ]
+        for i in range(count_)
+    ]
+    ring.append(ring[0])
+    body = json.dumps({"geometry": {"type": "Polygon", "coordinates": [ring]}})
+    assert len(body) > 25_000_000
+    response = client.put(
+        "/api/v1/locations/u-1/service-areas/delivery",
+        data=body,
+        content_type="application/json",
+        headers=bearer(token),
+    )
+    assert response.status_code in (400, 413)
+    if response.status_code == 400:
+        assert "too many vertices" in response.json["errors"][0]["message"]
+    assert count(connection, "service_areas") == 0
