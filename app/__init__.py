@@ -19,6 +19,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_object(Config)
     if test_config:
         app.config.update(test_config)
+    # Keep the documented field order (origin, results, next_cursor) in responses.
+    app.json.sort_keys = False
     logging.basicConfig(level=app.config["LOG_LEVEL"])
     # Alembic narrates every plugin at INFO; its warnings are what matter here.
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -52,4 +52,3 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL", "")
     # Signs paging cursors. Set it in production, the same for every app process.
     SECRET_KEY = os.environ.get("SECRET_KEY", "locator-development-key")
-    JSON_SORT_KEYS = False
