@@ -7,6 +7,8 @@ written all or nothing.
 
 from __future__ import annotations
 
+import re
+
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -25,9 +27,10 @@ from app.importing import (
     import_bytes,
     import_records,
 )
-from app.models import SERVICE_AREA_MODES
+from app.models import EXTERNAL_ID_PATTERN, SERVICE_AREA_MODES
 from app.queries.locations import delete_location, get_location
 
+EXTERNAL_ID = re.compile(EXTERNAL_ID_PATTERN)
 bp = Blueprint("api_admin", __name__, url_prefix="/api/v1", description="Admin writes")
 
 
@@ -124,7 +127,9 @@ class LocationWrite(MethodView):
     def delete(self, external_id):
         """Delete one location and its service areas."""
         with db.transaction() as connection:
-            if not delete_location(connection, external_id):
+            if not EXTERNAL_ID.fullmatch(external_id) or not delete_location(
+                connection, external_id
+            ):
                 raise ApiError(404, f"no location with external_id {external_id!r}")
         return "", 204
 

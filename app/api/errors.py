@@ -6,7 +6,7 @@ import logging
 from http import HTTPStatus
 
 from flask import Flask, Response, json
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
@@ -85,6 +85,13 @@ def register_error_handlers(app: Flask) -> None:
             "all database connections are busy; retry shortly",
             headers={"Retry-After": "1"},
         )
+
+    @app.errorhandler(DataError)
+    def value_refused_by_the_database(error):
+        # A value the schemas let through but PostgreSQL cannot take (the schemas should
+        # have caught it: logged so it gets fixed), still the caller's input, never a 500.
+        log.warning("database refused a value: %s", error.orig)
+        return problem(400, "Bad Request", "a value in the request is not acceptable")
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error):

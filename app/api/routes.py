@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from flask import current_app, request
 from flask.views import MethodView
@@ -17,7 +18,7 @@ from app.extensions import db
 from app.geo import bbox_polygon, metres_to_degrees
 from app.geocoding import GeocodeResult, external_geocoder_from_config, geocode
 from app.hours import open_state
-from app.models import KINDS, SERVICE_AREA_MODES, STATUSES
+from app.models import EXTERNAL_ID_PATTERN, KINDS, SERVICE_AREA_MODES, STATUSES
 from app.pickup import (
     InvalidCursor,
     PickupSearch,
@@ -34,6 +35,7 @@ bp = Blueprint(
 )
 
 GEOJSON = "application/geo+json"
+EXTERNAL_ID = re.compile(EXTERNAL_ID_PATTERN)
 _json = json_response
 
 
@@ -173,7 +175,12 @@ class LocationDetail(MethodView):
     @_document_errors(404, 503)
     def get(self, external_id):
         """One location by its external_id (the retailer's own key)."""
-        row = get_location(db.connection(), external_id)
+        # An id that cannot exist (bad characters, NUL) is simply not found.
+        row = (
+            get_location(db.connection(), external_id)
+            if EXTERNAL_ID.fullmatch(external_id)
+            else None
+        )
         if row is None:
             raise ApiError(404, f"no location with external_id {external_id!r}")
         row["is_open"], row["next_change"] = open_state(

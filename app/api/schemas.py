@@ -46,6 +46,16 @@ class Longitude(StrictNumber):
     parser = staticmethod(parse_longitude)
 
 
+class CleanString(fields.String):
+    """Text without control characters: PostgreSQL refuses NUL, and none belong here."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if any(ord(c) < 32 or ord(c) == 127 for c in text):
+            raise ValidationError("must not contain control characters")
+        return text
+
+
 class StrictInteger(fields.Integer):
     """A whole number written plainly ("10", not "1e1", "10.0" or "1_0")."""
 
@@ -99,7 +109,7 @@ class StrictQuery(Schema):
 class OriginQuery(StrictQuery):
     lat = Latitude(metadata={"description": "Latitude of the origin, WGS84 degrees (-90..90)."})
     lon = Longitude(metadata={"description": "Longitude of the origin, WGS84 degrees (-180..180)."})
-    q = fields.String(
+    q = CleanString(
         validate=validate.Length(min=1, max=200),
         metadata={"description": "Free-text origin (postcode or place), instead of lat/lon."},
     )
@@ -137,7 +147,7 @@ class PickupPointsQuery(OriginQuery):
         truthy={"true", "1"},
         falsy={"false", "0"},
     )
-    cursor = fields.String(
+    cursor = CleanString(
         validate=validate.Length(max=1000),
         metadata={"description": "Opaque: the next_cursor of the previous page."},
     )
@@ -170,14 +180,14 @@ class LocationsQuery(StrictQuery):
         validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
         metadata={"description": f"Results per page (1..{MAX_PAGE_SIZE})."},
     )
-    cursor = fields.String(
+    cursor = CleanString(
         validate=validate.Length(max=1000),
         metadata={"description": "Opaque: the next_cursor of the previous page."},
     )
 
 
 class GeocodeQuery(StrictQuery):
-    q = fields.String(
+    q = CleanString(
         required=True,
         validate=validate.Length(min=1, max=200),
         metadata={"description": "A US postcode, or a place name (optionally 'name, ST')."},
@@ -227,7 +237,7 @@ class BatchPointSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    id = fields.String(validate=validate.Length(max=128), metadata={"description": "Echoed back."})
+    id = CleanString(validate=validate.Length(max=128), metadata={"description": "Echoed back."})
     lat = Latitude(required=True)
     lon = Longitude(required=True)
 
@@ -252,7 +262,7 @@ class CoverageBatchBody(Schema):
 
 
 class ServiceAreasQuery(StrictQuery):
-    location_id = fields.String(
+    location_id = CleanString(
         validate=validate.Length(min=1, max=128),
         metadata={"description": "The location's external_id."},
     )
@@ -263,7 +273,7 @@ class ServiceAreasQuery(StrictQuery):
 
 
 class CoverageSummaryQuery(StrictQuery):
-    region = fields.String(
+    region = CleanString(
         validate=validate.Length(min=1, max=128),
         metadata={"description": "An imported region's region_id (or give bbox)."},
     )

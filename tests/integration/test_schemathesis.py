@@ -1,6 +1,6 @@
 """Schemathesis fuzzes every operation of the app's own OpenAPI document.
 
-Bounded (a few dozen examples per operation) so it finishes in well under a few minutes.
+Bounded (40 examples per operation) so it finishes in well under a few minutes.
 It must find no server error and no response that breaks the documented schema. Admin
 operations are fuzzed without a token: they must answer 401, never 500.
 
@@ -19,7 +19,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from app import create_app
 from app.extensions import db
 
-MAX_EXAMPLES = 25
+# Derandomized: the same examples every run, so CI is stable; raise or remove it locally
+# to hunt for new failures (it found a NUL byte reaching PostgreSQL that way).
+MAX_EXAMPLES = 40
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +51,7 @@ def test_api_never_errors_and_keeps_its_schema(fuzz_app):
             max_examples=MAX_EXAMPLES,
             deadline=None,
             database=None,
+            derandomize=True,
             suppress_health_check=list(HealthCheck),
         )
         @given(case=operation.as_strategy())
