@@ -27,9 +27,10 @@ run: system-deps venv
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
 
 ## Lint, then the whole test suite against a throwaway PostGIS cluster.
-# System packages first (the venv needs python3-venv), chromium for the browser tests.
+# System packages first (the venv needs python3-venv), chromium for the browser tests,
+# and a CJK font so the Chinese page's screenshots show text.
 test:
-	@EXTRA_PACKAGES="chromium" bash scripts/system-deps.sh
+	@EXTRA_PACKAGES="chromium fonts-wqy-microhei" bash scripts/system-deps.sh
 	@$(MAKE) --no-print-directory venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

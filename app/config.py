@@ -50,5 +50,9 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     # Shared rate-limit counters for several app processes; memory (per process) if empty.
     REDIS_URL = os.environ.get("REDIS_URL", "")
+    # Where the shopper page may send a chosen pickup point (return_url) and post
+    # messages to: absolute http(s) URLs separated by commas or spaces. An origin allows
+    # any path on it; a URL with a path allows that path and below. Empty: nowhere.
+    RETURN_URL_ALLOWLIST = os.environ.get("RETURN_URL_ALLOWLIST", "")
     # Signs paging cursors. Set it in production, the same for every app process.
     SECRET_KEY = os.environ.get("SECRET_KEY", "locator-development-key")

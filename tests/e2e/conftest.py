@@ -12,6 +12,9 @@ Fixtures for every e2e test:
   is aborted and recorded, and console errors, page errors, failed requests and HTTP
   errors are collected. ``assert_clean()`` fails the test on any of them, and the fixture
   checks it again at teardown.
+- ``open_guarded_page(**context_options)``: more such pages, each in a context of its own
+  (another viewport, a locale, geolocation permission and position); all checked at
+  teardown.
 """
 
 from __future__ import annotations
@@ -152,13 +155,46 @@ def _is_local(url: str) -> bool:
 
 
 @pytest.fixture
-def guarded_page(browser, live_server):
-    """A fresh browser context on the live server, fenced to 127.0.0.1."""
-    context = browser.new_context(
-        base_url=live_server.url, viewport={"width": 1280, "height": 800}, service_workers="block"
-    )
-    page = context.new_page()
-    guarded = GuardedPage(page=page)
+def open_guarded_page(browser, live_server):
+    """Open more guarded pages, each in a context of its own with extra ``new_context`` options.
+
+    For a different viewport, a locale (which sets Accept-Language), or geolocation: e.g.
+    ``open_guarded_page(permissions=["geolocation"], geolocation={...})``. Every page is
+    checked clean again at teardown.
+    """
+    opened: list[tuple[object, GuardedPage]] = []
+
+    def open_page(**options) -> GuardedPage:
+        settings = {
+            "base_url": live_server.url,
+            "viewport": {"width": 1280, "height": 800},
+            "service_workers": "block",
+            **options,
+        }
+        context = browser.new_context(**settings)
+        page = context.new_page()
+        guarded = GuardedPage(page=page)
+        _guard(context, page, guarded)
+        opened.append((context, guarded))
+        return guarded
+
+    try:
+        yield open_page
+    finally:
+        for context, _ in opened:
+            context.close()
+    for _, guarded in opened:
+        guarded.assert_clean()
+
+
+@pytest.fixture
+def guarded_page(open_guarded_page):
+    """A fresh browser context on the live server (1280x800), fenced to 127.0.0.1."""
+    return open_guarded_page()
+
+
+def _guard(context, page, guarded: GuardedPage) -> None:
+    """Fence the context to 127.0.0.1 and record the page's errors in ``guarded``."""
 
     def fence(route):
         url = route.request.url
@@ -189,8 +225,3 @@ def guarded_page(browser, live_server):
         ),
     )
     page.on("response", on_response)
-    try:
-        yield guarded
-    finally:
-        context.close()
-    guarded.assert_clean()

@@ -21,13 +21,12 @@ def test_readyz_reports_database_and_migrations(client):
     }
 
 
-def test_front_page_counts_the_network(client, runner):
-    result = runner.invoke(args=["locator", "load-demo"])
-    assert result.exit_code == 0, result.output
+def test_front_page_is_the_pickup_picker(client):
     page = client.get("/").get_data(as_text=True)
-    total = int(re.search(r"holds <strong>(\d+)</strong>", page).group(1))
-    assert total > 300
-    assert "convenience store" in page and "locker" in page
+    assert 'lang="en"' in page and "Choose a pickup point" in page
+    assert 'role="search"' in page
+    chinese = client.get("/?lang=zh-CN").get_data(as_text=True)
+    assert 'lang="zh-CN"' in chinese or 'lang="zh-Hans"' in chinese
 
 
 def test_unknown_path_is_a_problem_json_404(client):

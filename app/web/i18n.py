@@ -1,0 +1,222 @@
+"""The shopper page's message catalogue (English, Simplified Chinese) and language choice.
+
+A small dict per language rather than gettext: the page has a few dozen strings, the same
+catalogue feeds the Jinja template and (as JSON) the page's script, and a test checks that
+every language has every key. ``{name}`` placeholders are filled by ``format`` in Python and
+by the script's ``t()``; keys ending ``.one`` / ``.other`` are plural forms chosen with
+``Intl.PluralRules``.
+"""
+
+from __future__ import annotations
+
+from flask import Request
+
+DEFAULT_LANGUAGE = "en"
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "page.title": "Choose a pickup point",
+        "page.intro": "Find a store, locker or partner shop near you to collect your order.",
+        "page.noscript": "This page needs JavaScript to search for pickup points.",
+        "lang.switch": "中文",
+        "search.label": "Address, postcode or town",
+        "search.placeholder": "e.g. 20001 or Washington",
+        "search.hint": (
+            "Suggestions appear as you type; use the up and down arrow keys to pick one."
+        ),
+        "search.button": "Search",
+        "search.empty": "Type an address, postcode or town first.",
+        "search.searching": "Searching…",
+        "suggest.label": "Suggestions",
+        "suggest.count.one": "{count} suggestion. Use the up and down arrow keys to choose.",
+        "suggest.count.other": "{count} suggestions. Use the up and down arrow keys to choose.",
+        "locate.button": "Use my location",
+        "locate.locating": "Finding your location…",
+        "locate.label": "your location",
+        "locate.denied": (
+            "No problem, we won't use your location. Type an address or postcode instead."
+        ),
+        "locate.unavailable": (
+            "We couldn't find your location just now. Type an address or postcode instead."
+        ),
+        "locate.unsupported": (
+            "This browser can't share your location. Type an address or postcode instead."
+        ),
+        "filters.title": "Filters",
+        "filters.open_now": "Open now",
+        "filters.kinds": "Type of place",
+        "filters.services": "Services",
+        "filters.active.one": "{count} filter on",
+        "filters.active.other": "{count} filters on",
+        "filters.clear": "Clear filters",
+        "kind.store": "Store",
+        "kind.convenience_store": "Convenience store",
+        "kind.locker": "Parcel locker",
+        "kind.warehouse": "Warehouse",
+        "capability.pickup": "Pickup",
+        "capability.returns": "Returns",
+        "capability.delivery": "Delivery",
+        "capability.express_delivery": "1-hour delivery",
+        "capability.cold_chain": "Chilled goods",
+        "capability.frozen": "Frozen goods",
+        "capability.bulky": "Bulky items",
+        "capability.cash": "Pay in cash",
+        "capability.accessible": "Step-free access",
+        "results.heading": "Pickup points",
+        "results.intro": (
+            "Search for an address or postcode, or use your location, "
+            "to see the pickup points near you."
+        ),
+        "results.count.one": "{count} pickup point near {place}",
+        "results.count.other": "{count} pickup points near {place}",
+        "results.more": "Show more",
+        "results.empty": "No pickup points within {radius} of {place}.",
+        "results.empty_filters": "Some filters are on; clearing them may find more.",
+        "results.widen": "Search within {radius}",
+        "results.empty_max": "Try another address, or fewer filters.",
+        "ambiguous.heading": "Which “{query}” did you mean?",
+        "notfound": (
+            "We couldn't find “{query}”. Check the spelling, or try a postcode or a town."
+        ),
+        "error.unavailable": "We can't load pickup points right now. Please try again in a moment.",
+        "error.request": "That search didn't work: {detail}",
+        "error.retry": "Try again",
+        "unit.m": "{n} m",
+        "unit.km": "{n} km",
+        "hours.open": "Open now",
+        "hours.open_until": "Open now · closes {when}",
+        "hours.open_always": "Open 24 hours",
+        "hours.closed": "Closed",
+        "hours.opens": "Closed · opens {when}",
+        "hours.unknown": "Opening hours not known",
+        "when.today": "today {time}",
+        "when.tomorrow": "tomorrow {time}",
+        "when.day": "{day} {time}",
+        "entry.distance": "Distance",
+        "entry.services": "Services",
+        "entry.choose": "Choose this pickup point",
+        "entry.chosen": "Chosen",
+        "chosen.status": "You chose {name}.",
+        "chosen.redirecting": "You chose {name}. Taking you back…",
+        "return.disallowed": (
+            "This page was opened with a return address that isn't on the allowed list, "
+            "so your choice won't be sent there."
+        ),
+        "map.label": "Map of the pickup points in the list",
+        "map.origin": "Search location",
+        "map.cluster.one": "{count} pickup point",
+        "map.cluster.other": "{count} pickup points",
+    },
+    "zh-CN": {
+        "page.title": "选择自提点",
+        "page.intro": "查找您附近的门店、自提柜或合作商店，就近取件。",
+        "page.noscript": "此页面需要启用 JavaScript 才能搜索自提点。",
+        "lang.switch": "English",
+        "search.label": "地址、邮编或城镇",
+        "search.placeholder": "例如 20001 或 Washington",
+        "search.hint": "输入时会显示建议；使用上下方向键选择。",
+        "search.button": "搜索",
+        "search.empty": "请先输入地址、邮编或城镇。",
+        "search.searching": "正在搜索…",
+        "suggest.label": "建议",
+        "suggest.count.one": "{count} 条建议。使用上下方向键选择。",
+        "suggest.count.other": "{count} 条建议。使用上下方向键选择。",
+        "locate.button": "使用我的位置",
+        "locate.locating": "正在获取您的位置…",
+        "locate.label": "您的位置",
+        "locate.denied": "没关系，我们不会使用您的位置。请改为输入地址或邮编。",
+        "locate.unavailable": "暂时无法获取您的位置。请改为输入地址或邮编。",
+        "locate.unsupported": "此浏览器无法共享位置。请改为输入地址或邮编。",
+        "filters.title": "筛选",
+        "filters.open_now": "正在营业",
+        "filters.kinds": "地点类型",
+        "filters.services": "服务",
+        "filters.active.one": "已启用 {count} 个筛选条件",
+        "filters.active.other": "已启用 {count} 个筛选条件",
+        "filters.clear": "清除筛选",
+        "kind.store": "门店",
+        "kind.convenience_store": "便利店",
+        "kind.locker": "自提柜",
+        "kind.warehouse": "仓库",
+        "capability.pickup": "自提",
+        "capability.returns": "退货",
+        "capability.delivery": "配送",
+        "capability.express_delivery": "一小时达",
+        "capability.cold_chain": "冷藏商品",
+        "capability.frozen": "冷冻商品",
+        "capability.bulky": "大件商品",
+        "capability.cash": "现金支付",
+        "capability.accessible": "无障碍通道",
+        "results.heading": "自提点",
+        "results.intro": "搜索地址或邮编，或使用您的位置，查看附近的自提点。",
+        "results.count.one": "{place}附近有 {count} 个自提点",
+        "results.count.other": "{place}附近有 {count} 个自提点",
+        "results.more": "显示更多",
+        "results.empty": "{place} {radius}范围内没有自提点。",
+        "results.empty_filters": "已启用筛选条件；清除后可能找到更多。",
+        "results.widen": "扩大到 {radius} 范围内搜索",
+        "results.empty_max": "请尝试其他地址，或减少筛选条件。",
+        "ambiguous.heading": "您指的是哪个“{query}”？",
+        "notfound": "找不到“{query}”。请检查拼写，或尝试输入邮编或城镇。",
+        "error.unavailable": "暂时无法加载自提点，请稍后重试。",
+        "error.request": "搜索未成功：{detail}",
+        "error.retry": "重试",
+        "unit.m": "{n} 米",
+        "unit.km": "{n} 公里",
+        "hours.open": "正在营业",
+        "hours.open_until": "正在营业 · {when} 打烊",
+        "hours.open_always": "24 小时营业",
+        "hours.closed": "已打烊",
+        "hours.opens": "已打烊 · {when} 开门",
+        "hours.unknown": "营业时间未知",
+        "when.today": "今天 {time}",
+        "when.tomorrow": "明天 {time}",
+        "when.day": "{day} {time}",
+        "entry.distance": "距离",
+        "entry.services": "服务",
+        "entry.choose": "选择此自提点",
+        "entry.chosen": "已选择",
+        "chosen.status": "您选择了{name}。",
+        "chosen.redirecting": "您选择了{name}。正在返回…",
+        "return.disallowed": "此页面附带的返回地址不在允许列表中，因此不会将您的选择发送到该地址。",
+        "map.label": "列表中自提点的地图",
+        "map.origin": "搜索位置",
+        "map.cluster.one": "{count} 个自提点",
+        "map.cluster.other": "{count} 个自提点",
+    },
+}
+
+LANGUAGES = tuple(MESSAGES)
+# Chinese tags we answer with Simplified Chinese (Traditional-script tags fall back to
+# English: Simplified is not a translation a zh-TW reader asked for).
+_SIMPLIFIED = {"zh", "zh-cn", "zh-hans", "zh-sg", "zh-hans-cn", "zh-hans-sg"}
+
+
+def normalise(tag: str | None) -> str | None:
+    """The catalogue language for a BCP 47 tag (any case, ``_`` or ``-``), or None."""
+    if not tag:
+        return None
+    tag = tag.strip().replace("_", "-").lower()
+    if tag in _SIMPLIFIED:
+        return "zh-CN"
+    if tag == "en" or tag.startswith("en-"):
+        return "en"
+    return None
+
+
+def choose_language(request: Request) -> str:
+    """``?lang=`` when it names a catalogue language, else the best Accept-Language match."""
+    chosen = normalise(request.args.get("lang"))
+    if chosen:
+        return chosen
+    # accept_languages is sorted by quality; the first tag we can serve wins.
+    for tag, quality in request.accept_languages:
+        chosen = normalise(tag)
+        if chosen and quality > 0:
+            return chosen
+    return DEFAULT_LANGUAGE
+
+
+def catalogue(language: str) -> dict[str, str]:
+    """Every message in ``language`` (English for anything unknown)."""
+    return MESSAGES.get(language, MESSAGES[DEFAULT_LANGUAGE])
