@@ -18,7 +18,7 @@ from harness import bench_server, compare, raw_sql_rate, sample_origins, wrk, wr
 from sqlalchemy.dialects import postgresql
 
 from app.models import KINDS
-from app.queries.nearest import _NEAREST_SQL
+from app.queries.nearest import _PLANAR_SQL
 
 
 def main() -> None:
@@ -29,7 +29,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
 
-    sql = str(_NEAREST_SQL.compile(dialect=postgresql.psycopg.dialect()))
+    # The planar scan: what the endpoint runs for all but polar and antimeridian origins.
+    sql = str(_PLANAR_SQL.compile(dialect=postgresql.psycopg.dialect()))
 
     def params(lat: float, lon: float) -> dict:
         # What the endpoint sends for a default query (limit 10, read one beyond).
