@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test lint format stop system-deps venv bench-import bench-pickup bench-coverage load-test
+.PHONY: run test lint format stop system-deps venv bench-import bench-pickup bench-coverage load-test bench-replica
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -62,3 +62,8 @@ bench-coverage: venv
 load-test: venv
 	@EXTRA_PACKAGES=wrk bash scripts/system-deps.sh
 	$(BIN)/python bench/load_test.py
+
+## The load test's mix against a standby that is killed and restarted mid-run.
+bench-replica: venv
+	@EXTRA_PACKAGES=wrk bash scripts/system-deps.sh
+	$(BIN)/python bench/replica_load.py

@@ -40,7 +40,8 @@ def require_scope(scope: str):
             kind, _, token = header.partition(" ")
             if kind.lower() != "bearer" or not token.strip():
                 raise _unauthorized("an admin bearer token is required")
-            scopes = sql.live_token_scopes(db.connection(), hash_token(token.strip()))
+            # The primary: a token created a moment ago may not have reached a replica.
+            scopes = sql.live_token_scopes(db.primary_connection(), hash_token(token.strip()))
             if scopes is None:
                 raise _unauthorized("the token is unknown or revoked")
             if scope not in scopes:

@@ -14,6 +14,16 @@ class Config:
 
     # Empty means: start and use the embedded PostGIS cluster under instance/postgres.
     DATABASE_URL = os.environ.get("DATABASE_URL", "")
+    # Read replicas, comma separated (each may be a libpq multi-host URL with
+    # target_session_attrs=prefer-standby). Empty: every read goes to DATABASE_URL.
+    DATABASE_REPLICA_URLS = os.environ.get("DATABASE_REPLICA_URLS", "")
+    # Seconds a replica's health (reachable, lag) is trusted before it is checked again.
+    REPLICA_HEALTH_TTL_S = float(os.environ.get("REPLICA_HEALTH_TTL_S", "2"))
+    # A replica further behind the primary than this is skipped.
+    REPLICA_MAX_LAG_BYTES = _int("REPLICA_MAX_LAG_BYTES", 16 * 1024 * 1024)
+    REPLICA_MAX_LAG_S = float(os.environ.get("REPLICA_MAX_LAG_S", "10"))
+    # After a write, that client's reads go to the primary for this many seconds.
+    READ_YOUR_WRITES_S = _int("READ_YOUR_WRITES_S", 10)
     DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
     DB_MAX_OVERFLOW = _int("DB_MAX_OVERFLOW", 5)
     # Seconds a request waits for a pooled connection before it is refused.

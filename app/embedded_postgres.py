@@ -145,6 +145,39 @@ class EmbeddedPostgres:
             f"password={state['password']} dbname={name}"
         )
 
+    def create_standby(self, root: Path | str) -> EmbeddedPostgres:
+        """A streaming standby of this (running) cluster under ``root``, not yet started.
+
+        pg_basebackup -R -X stream copies the data directory and writes standby.signal
+        and primary_conninfo; the copy gets its own socket directory and port. Start it
+        with ``ensure_running()``.
+        """
+        standby = EmbeddedPostgres(root, database=self.database, os_user=self.os_user)
+        for directory in (standby.root, standby.data_dir, standby.socket_dir, standby.log_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        standby.data_dir.chmod(0o700)
+        standby.socket_dir.chmod(0o700)
+        standby._give_to_owner(standby.data_dir, standby.socket_dir, standby.log_dir)
+        self._pg(
+            "pg_basebackup",
+            "-D",
+            str(standby.data_dir),
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "-d",
+            self.conninfo("postgres"),
+        )
+        socket_dirs = str(standby.socket_dir) if standby._socket_usable() else ""
+        with open(standby.data_dir / "postgresql.conf", "a") as handle:
+            handle.write(
+                f"\n# the standby's own socket\nunix_socket_directories = '{socket_dirs}'\n"
+            )
+        standby._write_state({"port": free_loopback_port(), "password": self._state()["password"]})
+        return standby
+
     # -- internals --------------------------------------------------------------------
 
     @contextmanager

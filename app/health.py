@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import schema
+from app.database import node_label
 from app.extensions import db
 from app.queries.health import database_reachable
 
@@ -20,10 +21,14 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready: the database answers and its schema is at the newest migration."""
+    """Ready: the primary answers and its schema is at the newest migration.
+
+    Replicas are reported (reachable, lag) but do not decide readiness: without them
+    reads go to the primary.
+    """
     head = schema.head_revision()
     try:
-        connection = db.connection()
+        connection = db.primary_connection()
         reachable = database_reachable(connection)
         current = schema.current_revision(connection)
     except SQLAlchemyError:
@@ -32,6 +37,8 @@ def readyz():
     body = {
         "status": "ready" if ready else "not ready",
         "database": {"reachable": reachable},
+        "primary": {"url": node_label(db.engine.url.render_as_string()), "reachable": reachable},
+        "replicas": db.replica_status(),
         "migrations": {"current": current, "head": head},
     }
     return jsonify(body), 200 if ready else 503

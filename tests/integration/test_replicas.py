@@ -1,0 +1,158 @@
+"""A primary and a streaming standby (pg_basebackup -R -X stream) on loopback.
+
+Reads go to the standby, a client that wrote reads its write at once from the primary,
+reads survive the standby stopping (on the primary, no 5xx) and return to it once it is
+back. Which node served is read from each node's pg_stat_activity, not from the app.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import NullPool, create_engine, text
+
+from app import create_app, schema
+from app.auth import hash_token, new_token
+from app.embedded_postgres import EmbeddedPostgres
+from app.extensions import db
+from app.importing import ImportOptions, load_demo_data
+from app.queries.tokens import create_token
+from tests.conftest import FAST_SETTINGS
+
+TTL_S = 0.3
+READ = "/api/v1/pickup-points?lat=38.9072&lon=-77.0369"
+
+
+@pytest.fixture
+def primary_and_standby():
+    root = Path(tempfile.mkdtemp(prefix="locator-replica-"))
+    root.chmod(0o755)
+    primary = EmbeddedPostgres(root / "primary", settings=FAST_SETTINGS)
+    primary_url = primary.ensure_running()
+    engine = create_engine(primary_url)
+    schema.upgrade(engine)
+    with engine.begin() as connection:
+        for report in load_demo_data(connection, ImportOptions()):
+            assert not report.rejected
+    engine.dispose()
+    standby = primary.create_standby(root / "standby")
+    try:
+        standby_url = standby.ensure_running()
+        yield primary, primary_url, standby, standby_url
+    finally:
+        standby.stop()
+        primary.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+class Node:
+    """Counts the app's queries on one node since a mark, from its pg_stat_activity."""
+
+    def __init__(self, url: str):
+        self.engine = create_engine(url, poolclass=NullPool)
+        self.since = None
+
+    def mark(self) -> None:
+        with self.engine.connect() as connection:
+            self.since = connection.execute(text("SELECT clock_timestamp()")).scalar_one()
+
+    def served(self) -> int:
+        with self.engine.connect() as connection:
+            return connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE application_name = 'locator' AND query_start >= :since"
+                ),
+                {"since": self.since},
+            ).scalar_one()
+
+
+def wait_until(predicate, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_reads_use_the_standby_and_survive_it_stopping(primary_and_standby):
+    primary, primary_url, standby, standby_url = primary_and_standby
+    on_primary, on_standby = Node(primary_url), Node(standby_url)
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": primary_url,
+            "DATABASE_REPLICA_URLS": standby_url,
+            "REPLICA_HEALTH_TTL_S": TTL_S,
+            "LOG_LEVEL": "CRITICAL",
+            "RATELIMIT_ENABLED": False,
+            "DB_POOL_TIMEOUT": 1,
+        }
+    )
+    client = app.test_client()
+    try:
+        # The demo data has been replayed on the standby.
+        wait_until(lambda: client.get(READ).json.get("results"))
+
+        # Reads are served by the standby.
+        on_primary.mark(), on_standby.mark()
+        for _ in range(3):
+            assert client.get(READ).status_code == 200
+        assert on_standby.served() >= 1
+        assert on_primary.served() == 0
+
+        # /readyz reports the primary and the standby with its lag.
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        (replica,) = ready.json["replicas"]
+        assert replica["reachable"] is True and replica["in_recovery"] is True
+        assert replica["in_use"] is True and replica["lag_bytes"] is not None
+        assert ready.json["primary"]["reachable"] is True
+
+        # Read-your-writes: a location written through the admin API reads back at once.
+        token = new_token()
+        engine = create_engine(primary_url)
+        with engine.begin() as connection:
+            create_token(connection, "replica-test", hash_token(token), ["write"])
+        engine.dispose()
+        body = {"name": "Fresh locker", "kind": "locker", "lat": 38.9, "lon": -77.03}
+        put = client.put(
+            "/api/v1/locations/fresh-1",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert put.status_code == 201, put.json
+        on_primary.mark(), on_standby.mark()
+        got = client.get("/api/v1/locations/fresh-1")
+        assert got.status_code == 200 and got.json["name"] == "Fresh locker"
+        assert on_primary.served() >= 1 and on_standby.served() == 0
+        # A client that has not written reads from the standby again.
+        other = app.test_client()
+        wait_until(lambda: other.get("/api/v1/locations/fresh-1").status_code == 200)
+
+        # The standby stops: reads go on, from the primary, with no 5xx.
+        standby.stop()
+        on_primary.mark()
+        statuses = [other.get(READ).status_code for _ in range(10)]
+        assert set(statuses) == {200}, statuses
+        assert on_primary.served() >= 1
+        assert client.get("/readyz").json["replicas"][0]["reachable"] is False
+
+        # It comes back: after the health TTL, reads return to it.
+        standby.ensure_running()
+        time.sleep(TTL_S * 2)
+
+        def standby_serves() -> bool:
+            on_standby.mark()
+            assert other.get(READ).status_code == 200
+            return on_standby.served() >= 1
+
+        wait_until(standby_serves)
+    finally:
+        on_primary.engine.dispose()
+        on_standby.engine.dispose()
+        with app.app_context():
+            db.dispose()
