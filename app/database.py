@@ -23,10 +23,11 @@ from pathlib import Path
 
 import psycopg
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import Connection, Engine, NullPool, create_engine, make_url, text
+from sqlalchemy import Connection, Engine, NullPool, create_engine, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from app.embedded_postgres import EmbeddedPostgres
+from app.queries import health as health_sql
 
 logger = logging.getLogger(__name__)
 
@@ -290,7 +291,7 @@ class Database:
             )
         try:
             with state["health_engine"].connect() as connection:
-                return connection.execute(text("SELECT pg_current_wal_lsn()::text")).scalar_one()
+                return health_sql.primary_wal_position(connection)
         except SQLAlchemyError:
             return None  # the primary is down or is itself a standby
 
@@ -298,19 +299,7 @@ class Database:
         config = current_app.config
         try:
             with replica.health_engine.connect() as connection:
-                row = connection.execute(
-                    text(
-                        "SELECT pg_is_in_recovery() AS in_recovery,"
-                        " pg_wal_lsn_diff(CAST(:primary AS pg_lsn), pg_last_wal_replay_lsn())"
-                        "   AS lag_bytes,"
-                        # Caught up when everything received is replayed: an idle primary
-                        # sends nothing, so the last replay's age alone would look like lag.
-                        " CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()"
-                        "   THEN 0 ELSE extract(epoch FROM now()"
-                        "     - pg_last_xact_replay_timestamp()) END AS lag_seconds"
-                    ),
-                    {"primary": primary_lsn},
-                ).one()
+                row = health_sql.replica_state(connection, primary_lsn)
         except SQLAlchemyError as error:
             self._mark_down(replica, error)
             return

@@ -225,7 +225,7 @@ MIN_CITY_POPULATION = 15_000
 
 
 def gazetteer_rows() -> Iterator[tuple]:
-    """Rows in app.queries.geocoding.PLACE_COLUMNS order, from the two packages."""
+    """Rows in app.queries.geocoding.PLACES_STAGING column order, from the two packages."""
     for entry in zipcodes.list_all():
         if not entry.get("active") or not entry.get("lat") or not entry.get("long"):
             continue

@@ -7,17 +7,23 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, text
 
-PLACE_COLUMNS = (
-    "kind",
-    "name",
-    "search_name",
-    "label",
-    "admin",
-    "country",
-    "population",
-    "lon",
-    "lat",
-    "source",
+from app.queries.imports import Staging, copy_into_staging
+
+# Gazetteer rows are staged like import rows, in this column order.
+PLACES_STAGING = Staging(
+    name="staging_places",
+    columns=(
+        ("kind", "text"),
+        ("name", "text"),
+        ("search_name", "text"),
+        ("label", "text"),
+        ("admin", "text"),
+        ("country", "text"),
+        ("population", "integer"),
+        ("lon", "double precision"),
+        ("lat", "double precision"),
+        ("source", "text"),
+    ),
 )
 
 _CANDIDATE_COLUMNS = """
@@ -27,20 +33,8 @@ _CANDIDATE_COLUMNS = """
 
 
 def replace_places(connection: Connection, rows: Iterable[tuple]) -> int:
-    """Swap the gazetteer's contents for ``rows`` (in PLACE_COLUMNS order) in one go."""
-    connection.execute(
-        text(
-            "CREATE TEMPORARY TABLE staging_places (kind text, name text, search_name text,"
-            " label text, admin text, country text, population integer,"
-            " lon double precision, lat double precision, source text) ON COMMIT DROP"
-        )
-    )
-    cursor = connection.connection.driver_connection.cursor()
-    count = 0
-    with cursor.copy(f"COPY staging_places ({', '.join(PLACE_COLUMNS)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-            count += 1
+    """Swap the gazetteer's contents for ``rows`` (in PLACES_STAGING order) in one go."""
+    count = copy_into_staging(connection, PLACES_STAGING, rows)
     connection.execute(text("DELETE FROM places"))
     connection.execute(
         text(

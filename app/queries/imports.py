@@ -17,18 +17,24 @@ from sqlalchemy import Connection, text
 
 
 @dataclass(frozen=True)
-class StagingTable:
-    """A temporary table that one dataset's validated rows are copied into."""
+class Staging:
+    """A temporary table that validated rows are copied into."""
 
     name: str
-    target: str  # the real table the rows are upserted into
     columns: tuple[tuple[str, str], ...]  # (name, SQL type)
-    update_sql: str  # changes existing rows that differ; returns nothing
-    insert_sql: str  # adds rows whose key is new
 
     @property
     def column_names(self) -> list[str]:
         return [name for name, _ in self.columns]
+
+
+@dataclass(frozen=True)
+class StagingTable(Staging):
+    """Staging for one import dataset, and how its rows are upserted."""
+
+    target: str  # the real table the rows are upserted into
+    update_sql: str  # changes existing rows that differ; returns nothing
+    insert_sql: str  # adds rows whose key is new
 
 
 LOCATIONS = StagingTable(
@@ -146,8 +152,8 @@ def lock_dataset(connection: Connection, table: StagingTable) -> None:
     )
 
 
-def copy_into_staging(connection: Connection, table: StagingTable, rows: Iterable[tuple]) -> int:
-    """Create the dataset's temporary staging table and COPY ``rows`` into it.
+def copy_into_staging(connection: Connection, table: Staging, rows: Iterable[tuple]) -> int:
+    """Create a temporary staging table and COPY ``rows`` into it.
 
     Runs inside the caller's transaction (the table is dropped at commit or rollback).
     Returns the number of rows copied.
