@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from sqlalchemy import create_engine
 from app import create_app, schema
 from app.embedded_postgres import EmbeddedPostgres
 from app.geocoding import load_gazetteer
+from app.importing import ImportOptions, load_demo_data
 from app.queries.geocoding import gazetteer_size
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,21 +28,42 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
+@contextmanager
+def scratch_directory(prefix: str) -> Iterator[Path]:
+    """A temporary directory that an unprivileged cluster owner can reach; removed after."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o755)  # the cluster may run as the unprivileged postgres user
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def load_demo_database(url: str) -> None:
+    """Migrate the database at ``url`` and load the demo network into it (committed)."""
+    engine = create_engine(url)
+    schema.upgrade(engine)
+    with engine.begin() as connection:
+        for report in load_demo_data(connection, ImportOptions()):
+            assert not report.rejected
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_cluster():
     """The session's throwaway cluster, or None when TEST_DATABASE_URL is used."""
     if os.environ.get("TEST_DATABASE_URL"):
         yield None
         return
-    root = Path(tempfile.mkdtemp(prefix="locator-test-pg-"))
-    root.chmod(0o755)  # the cluster may run as the unprivileged postgres user
-    cluster = EmbeddedPostgres(root / "postgres", database="locator_test", settings=FAST_SETTINGS)
-    cluster.ensure_running()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    with scratch_directory("locator-test-pg-") as root:
+        cluster = EmbeddedPostgres(
+            root / "postgres", database="locator_test", settings=FAST_SETTINGS
+        )
+        cluster.ensure_running()
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -6,39 +6,29 @@ Runs on a cluster of its own, so stopping it disturbs no other test.
 from __future__ import annotations
 
 import io
-import shutil
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from app import create_app, schema
+from app import create_app
 from app.embedded_postgres import EmbeddedPostgres
 from app.extensions import db
-from app.importing import ImportOptions, import_stream, load_demo_data
-from tests.conftest import FAST_SETTINGS
+from app.importing import ImportOptions, import_stream
+from tests.conftest import FAST_SETTINGS, load_demo_database, scratch_directory
 
 IMPORT_ROWS = 150_000
 
 
 @pytest.fixture
 def own_cluster():
-    root = Path(tempfile.mkdtemp(prefix="locator-restart-"))
-    root.chmod(0o755)
-    cluster = EmbeddedPostgres(root / "postgres", settings=FAST_SETTINGS)
-    url = cluster.ensure_running()
-    engine = create_engine(url)
-    schema.upgrade(engine)
-    with engine.begin() as connection:
-        for report in load_demo_data(connection, ImportOptions()):
-            assert not report.rejected
-    engine.dispose()
-    yield cluster, url
-    cluster.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    with scratch_directory("locator-restart-") as root:
+        cluster = EmbeddedPostgres(root / "postgres", settings=FAST_SETTINGS)
+        url = cluster.ensure_running()
+        load_demo_database(url)
+        yield cluster, url
+        cluster.stop()
 
 
 def big_csv() -> str:

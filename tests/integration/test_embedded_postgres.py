@@ -1,10 +1,7 @@
 """The embedded cluster: created once, reused on every start, private, stoppable."""
 
 import os
-import shutil
 import stat
-import tempfile
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -12,17 +9,15 @@ import pytest
 from app import create_app
 from app.database import embedded_cluster, resolve_database_url
 from app.embedded_postgres import EmbeddedPostgres
-from tests.conftest import FAST_SETTINGS
+from tests.conftest import FAST_SETTINGS, scratch_directory
 
 
 @pytest.fixture
 def cluster():
-    root = Path(tempfile.mkdtemp(prefix="locator-embedded-"))
-    root.chmod(0o755)
-    cluster = EmbeddedPostgres(root / "postgres", settings=FAST_SETTINGS)
-    yield cluster
-    cluster.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    with scratch_directory("locator-embedded-") as root:
+        cluster = EmbeddedPostgres(root / "postgres", settings=FAST_SETTINGS)
+        yield cluster
+        cluster.stop()
 
 
 def test_start_reuse_stop_and_restart(cluster):
@@ -86,15 +81,13 @@ def test_database_url_set_means_nothing_is_started(tmp_path, database_url):
     assert not embedded_cluster(app).is_running()
 
 
-def test_no_database_url_means_the_embedded_cluster(tmp_path):
-    root = Path(tempfile.mkdtemp(prefix="locator-app-"))
-    root.chmod(0o755)
-    app = create_app({"DATABASE_URL": ""})
-    app.instance_path = str(root / "instance")
-    try:
-        url = resolve_database_url(app)
-        assert str(root / "instance" / "postgres") in url or "127.0.0.1" in url
-        assert embedded_cluster(app).is_running()
-    finally:
-        embedded_cluster(app).stop()
-        shutil.rmtree(root, ignore_errors=True)
+def test_no_database_url_means_the_embedded_cluster():
+    with scratch_directory("locator-app-") as root:
+        app = create_app({"DATABASE_URL": ""})
+        app.instance_path = str(root / "instance")
+        try:
+            url = resolve_database_url(app)
+            assert str(root / "instance" / "postgres") in url or "127.0.0.1" in url
+            assert embedded_cluster(app).is_running()
+        finally:
+            embedded_cluster(app).stop()

@@ -7,21 +7,17 @@ back. Which node served is read from each node's pg_stat_activity, not from the 
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import NullPool, create_engine, text
 
-from app import create_app, schema
+from app import create_app
 from app.auth import hash_token, new_token
 from app.embedded_postgres import EmbeddedPostgres
 from app.extensions import db
-from app.importing import ImportOptions, load_demo_data
 from app.queries.tokens import create_token
-from tests.conftest import FAST_SETTINGS
+from tests.conftest import FAST_SETTINGS, load_demo_database, scratch_directory
 
 TTL_S = 0.3
 READ = "/api/v1/pickup-points?lat=38.9072&lon=-77.0369"
@@ -29,24 +25,17 @@ READ = "/api/v1/pickup-points?lat=38.9072&lon=-77.0369"
 
 @pytest.fixture
 def primary_and_standby():
-    root = Path(tempfile.mkdtemp(prefix="locator-replica-"))
-    root.chmod(0o755)
-    primary = EmbeddedPostgres(root / "primary", settings=FAST_SETTINGS)
-    primary_url = primary.ensure_running()
-    engine = create_engine(primary_url)
-    schema.upgrade(engine)
-    with engine.begin() as connection:
-        for report in load_demo_data(connection, ImportOptions()):
-            assert not report.rejected
-    engine.dispose()
-    standby = primary.create_standby(root / "standby")
-    try:
-        standby_url = standby.ensure_running()
-        yield primary, primary_url, standby, standby_url
-    finally:
-        standby.stop()
-        primary.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    with scratch_directory("locator-replica-") as root:
+        primary = EmbeddedPostgres(root / "primary", settings=FAST_SETTINGS)
+        primary_url = primary.ensure_running()
+        load_demo_database(primary_url)
+        standby = primary.create_standby(root / "standby")
+        try:
+            standby_url = standby.ensure_running()
+            yield primary, primary_url, standby, standby_url
+        finally:
+            standby.stop()
+            primary.stop()
 
 
 class Node:
