@@ -129,22 +129,23 @@ def _wait_for(port: int, timeout: float = 60) -> None:
     raise RuntimeError("gunicorn did not start")
 
 
-@contextmanager
-def bench_server(
-    rows: int,
-    workers: int,
-    prepare: Callable[[BenchServer], None] | None = None,
-    rate_limits: bool = False,
-) -> Iterator[BenchServer]:
-    """Generated locations in a throwaway cluster (or BENCH_DATABASE_URL), served by gunicorn.
+@dataclass
+class BenchDatabase:
+    url: str  # SQLAlchemy URL
+    conninfo: str  # libpq form, for the raw-SQL loop
+    workdir: Path
+    locations_csv: Path  # the generated rows (not yet imported)
 
-    ``prepare`` runs after the locations are imported and before gunicorn starts. Rate
-    limits are off unless asked for: a benchmark is one client sending thousands of
-    requests a second.
+
+@contextmanager
+def bench_database(rows: int) -> Iterator[BenchDatabase]:
+    """``rows`` generated locations in a CSV, and a migrated, empty database for them.
+
+    The database is a throwaway cluster, or BENCH_DATABASE_URL when set.
     """
     workdir = Path(tempfile.mkdtemp(prefix="locator-bench-"))
     workdir.chmod(0o755)
-    cluster = server = None
+    cluster = None
     try:
         csv_path = workdir / "locations.csv"
         subprocess.run(
@@ -159,37 +160,71 @@ def bench_server(
         schema.upgrade(engine)
         conninfo = engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
         engine.dispose()
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "LOG_LEVEL": "WARNING",
-            "RATELIMIT_ENABLED": "true" if rate_limits else "false",
-        }
-        subprocess.run(
-            [*FLASK, "import", "--no-progress", str(csv_path)], cwd=REPO, env=env, check=True
-        )
-        port = free_loopback_port()
-        bench = BenchServer(f"http://127.0.0.1:{port}", conninfo, workdir, csv_path, env)
-        if prepare:
-            prepare(bench)
-        with psycopg.connect(conninfo, autocommit=True) as connection:
-            connection.execute("VACUUM ANALYZE")
-        server = subprocess.Popen(
-            [str(REPO / ".venv" / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}"]
-            + ["--workers", str(workers), "wsgi:app"],
-            cwd=REPO,
-            env=env,
-            stderr=subprocess.DEVNULL,
-        )
-        _wait_for(port)
-        yield bench
+        yield BenchDatabase(url, conninfo, workdir, csv_path)
     finally:
-        if server:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
         if cluster:
             cluster.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def app_env(url: str, rate_limits: bool = False) -> dict:
+    """The environment for the app's CLI and gunicorn against ``url``."""
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "LOG_LEVEL": "WARNING",
+        "RATELIMIT_ENABLED": "true" if rate_limits else "false",
+    }
+
+
+@contextmanager
+def bench_server(
+    rows: int,
+    workers: int,
+    prepare: Callable[[BenchServer], None] | None = None,
+    rate_limits: bool = False,
+) -> Iterator[BenchServer]:
+    """Generated locations imported into a bench database, served by gunicorn.
+
+    ``prepare`` runs after the locations are imported and before gunicorn starts. Rate
+    limits are off unless asked for: a benchmark is one client sending thousands of
+    requests a second.
+    """
+    server = None
+    with bench_database(rows) as database:
+        try:
+            env = app_env(database.url, rate_limits)
+            subprocess.run(
+                [*FLASK, "import", "--no-progress", str(database.locations_csv)],
+                cwd=REPO,
+                env=env,
+                check=True,
+            )
+            port = free_loopback_port()
+            bench = BenchServer(
+                f"http://127.0.0.1:{port}",
+                database.conninfo,
+                database.workdir,
+                database.locations_csv,
+                env,
+            )
+            if prepare:
+                prepare(bench)
+            with psycopg.connect(database.conninfo, autocommit=True) as connection:
+                connection.execute("VACUUM ANALYZE")
+            server = subprocess.Popen(
+                [str(REPO / ".venv" / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}"]
+                + ["--workers", str(workers), "wsgi:app"],
+                cwd=REPO,
+                env=env,
+                stderr=subprocess.DEVNULL,
+            )
+            _wait_for(port)
+            yield bench
+        finally:
+            if server:
+                server.send_signal(signal.SIGTERM)
+                server.wait(timeout=30)
 
 
 def compare(label: str, endpoint: dict, raw_qps: float, health: dict, setup: str) -> None:

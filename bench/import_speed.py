@@ -15,31 +15,20 @@ the rows per second, and removes everything it created.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from sqlalchemy import create_engine  # noqa: E402
-
-from app import schema  # noqa: E402
-from app.embedded_postgres import EmbeddedPostgres  # noqa: E402
+from harness import FLASK, REPO, app_env, bench_database
 
 
 def run_import(url: str, csv_path: Path) -> tuple[float, str]:
     """Run the CLI import; return (wall seconds, its summary line)."""
     started = time.perf_counter()
     result = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "flask"), "--app", "wsgi", "locator", "import"]
-        + ["--no-progress", str(csv_path)],
+        [*FLASK, "import", "--no-progress", str(csv_path)],
         cwd=REPO,
-        env={**os.environ, "DATABASE_URL": url},
+        env=app_env(url),
         capture_output=True,
         text=True,
         check=True,
@@ -52,36 +41,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="locator-bench-"))
-    workdir.chmod(0o755)
-    cluster = None
-    try:
-        csv_path = workdir / "locations.csv"
-        subprocess.run(
-            [
-                sys.executable,
-                str(REPO / "bench" / "make_locations.py"),
-                str(args.rows),
-                str(csv_path),
-            ],
-            check=True,
-        )
-        url = os.environ.get("BENCH_DATABASE_URL")
-        if not url:
-            cluster = EmbeddedPostgres(workdir / "postgres", database="locator_bench")
-            url = cluster.ensure_running()
-        engine = create_engine(url)
-        schema.upgrade(engine)
-        engine.dispose()
-
-        print(f"importing {args.rows:,} rows from {csv_path.stat().st_size / 1e6:.0f} MB of CSV")
+    with bench_database(args.rows) as database:
+        size_mb = database.locations_csv.stat().st_size / 1e6
+        print(f"importing {args.rows:,} rows from {size_mb:.0f} MB of CSV")
         for label in ("first load (empty table)", "re-import (all unchanged)"):
-            seconds, summary = run_import(url, csv_path)
+            seconds, summary = run_import(database.url, database.locations_csv)
             print(f"{label:28} {seconds:6.1f} s wall | {summary}")
-    finally:
-        if cluster:
-            cluster.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
