@@ -145,3 +145,63 @@ def test_reads_use_the_standby_and_survive_it_stopping(primary_and_standby):
         on_standby.engine.dispose()
         with app.app_context():
             db.dispose()
+
+
+def test_a_lagging_replica_is_skipped_until_it_catches_up(primary_and_standby):
+    primary, primary_url, standby, standby_url = primary_and_standby
+    on_primary, on_standby = Node(primary_url), Node(standby_url)
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": primary_url,
+            "DATABASE_REPLICA_URLS": standby_url,
+            "REPLICA_HEALTH_TTL_S": TTL_S,
+            "REPLICA_MAX_LAG_BYTES": 64 * 1024,
+            "LOG_LEVEL": "CRITICAL",
+            "RATELIMIT_ENABLED": False,
+        }
+    )
+    client = app.test_client()
+    standby_admin = create_engine(standby_url, poolclass=NullPool)
+    primary_admin = create_engine(primary_url, poolclass=NullPool)
+    try:
+        wait_until(lambda: client.get(READ).json.get("results"))
+        # Stop replay on the standby, then write more WAL than the bound allows.
+        with standby_admin.connect() as connection:
+            connection.execute(text("SELECT pg_wal_replay_pause()"))
+        with primary_admin.begin() as connection:
+            connection.execute(
+                text(
+                    "CREATE TABLE ballast AS SELECT repeat('x', 500) AS pad"
+                    " FROM generate_series(1, 2000)"
+                )
+            )
+        time.sleep(TTL_S * 2)
+
+        def lagging_is_skipped() -> bool:
+            on_primary.mark(), on_standby.mark()
+            assert client.get(READ).status_code == 200
+            return on_primary.served() >= 1 and on_standby.served() == 0
+
+        wait_until(lagging_is_skipped)
+        (replica,) = client.get("/readyz").json["replicas"]
+        assert replica["reachable"] is True and replica["in_use"] is False
+        assert replica["lag_bytes"] > 64 * 1024
+
+        # Replay resumes: once caught up, reads go back to the standby.
+        with standby_admin.connect() as connection:
+            connection.execute(text("SELECT pg_wal_replay_resume()"))
+
+        def standby_serves() -> bool:
+            on_standby.mark()
+            assert client.get(READ).status_code == 200
+            return on_standby.served() >= 1
+
+        wait_until(standby_serves)
+    finally:
+        standby_admin.dispose()
+        primary_admin.dispose()
+        on_primary.engine.dispose()
+        on_standby.engine.dispose()
+        with app.app_context():
+            db.dispose()
