@@ -6,6 +6,7 @@ timezone, with its country's public holidays when the country is known.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -49,3 +50,20 @@ def open_state(
     if schedule.is_unknown(local):
         return None, schedule.next_change(local)
     return schedule.is_open(local), schedule.next_change(local)
+
+
+def location_open_state(location: Mapping, at: datetime) -> tuple[bool | None, datetime | None]:
+    """open_state for a location row (opening_hours, timezone, country, status)."""
+    return open_state(
+        location["opening_hours"],
+        location["timezone"],
+        location.get("country"),
+        location["status"],
+        at,
+    )
+
+
+def add_open_state(location: dict, at: datetime) -> dict:
+    """Set a location row's is_open and next_change at ``at``; return the row."""
+    location["is_open"], location["next_change"] = location_open_state(location, at)
+    return location

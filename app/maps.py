@@ -23,7 +23,7 @@ import folium
 from folium.template import Template
 from markupsafe import Markup, escape
 
-from app.hours import open_state
+from app.hours import location_open_state
 
 MODE_COLOURS = {"delivery": "#1f77b4", "express": "#e6550d", "supply": "#2ca02c"}
 MODE_LABELS = {
@@ -221,9 +221,7 @@ def opening_summary(row: Mapping, at: datetime) -> str:
     """'Open, closes Mon 21:00', 'Closed, opens ...', 'Temporarily closed' or 'Unknown'."""
     if row["status"] != "active":
         return row["status"].replace("_", " ").capitalize()
-    is_open, next_change = open_state(
-        row["opening_hours"], row["timezone"], row.get("country"), row["status"], at
-    )
+    is_open, next_change = location_open_state(row, at)
     if is_open is None:
         return "Unknown"
     state = "Open" if is_open else "Closed"

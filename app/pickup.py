@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Connection
 
-from app.hours import open_state
+from app.hours import add_open_state
 from app.queries.nearest import NearestFilter, nearest_locations
 
 # With an opening-hours filter, read this many rows per requested result at a time.
@@ -61,9 +61,7 @@ def find_pickup_points(
     while len(results) <= search.limit:
         rows = nearest_locations(connection, search.lon, search.lat, batch, where, after)
         for row in rows:
-            row["is_open"], row["next_change"] = open_state(
-                row["opening_hours"], row["timezone"], row["country"], row["status"], search.at
-            )
+            add_open_state(row, search.at)
             if search.only_open and row["is_open"] is not True:
                 continue
             results.append(row)

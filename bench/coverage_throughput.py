@@ -17,16 +17,7 @@ import csv
 import random
 import subprocess
 
-from harness import (
-    FLASK,
-    REPO,
-    bench_server,
-    compare,
-    raw_sql_rate,
-    sample_origins,
-    wrk,
-    wrk_script,
-)
+from harness import FLASK, REPO, bench_server, compare, measure_endpoint
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import text
 
@@ -82,13 +73,9 @@ def main() -> None:
 
     # As many locations as areas (plus a margin for the polar ones skipped).
     with bench_server(int(args.areas * 1.02), args.workers, prepare=add_areas) as bench:
-        origins = sample_origins(bench.locations_csv, 1000)
-        script = wrk_script(bench.workdir / "origins.lua", "/api/v1/coverage", origins)
-        wrk(bench.base_url + "/healthz", 3, args.connections)  # warm-up
-        wrk(bench.base_url + "/", 3, args.connections, script)
-        endpoint = wrk(bench.base_url + "/", args.seconds, args.connections, script)
-        raw = raw_sql_rate(bench.conninfo, sql, params, origins, args.seconds, args.connections)
-        health = wrk(bench.base_url + "/healthz", args.seconds, args.connections)
+        endpoint, raw, health = measure_endpoint(
+            bench, "/api/v1/coverage", sql, params, args.seconds, args.connections
+        )
     compare(
         "coverage endpoint",
         endpoint,

@@ -227,6 +227,42 @@ def bench_server(
                 server.wait(timeout=30)
 
 
+def measure_endpoint(
+    bench: BenchServer, path: str, sql: str, params, seconds: int, connections: int
+) -> tuple[dict, float, dict]:
+    """The endpoint (wrk over 1,000 origins), its SQL through psycopg, and /healthz,
+    measured one after the other in the same run at the same concurrency."""
+    origins = sample_origins(bench.locations_csv, 1000)
+    script = wrk_script(bench.workdir / "origins.lua", path, origins)
+    wrk(bench.base_url + "/healthz", 3, connections)  # warm-up
+    wrk(bench.base_url + "/", 3, connections, script)
+    endpoint = wrk(bench.base_url + "/", seconds, connections, script)
+    raw = raw_sql_rate(bench.conninfo, sql, params, origins, seconds, connections)
+    health = wrk(bench.base_url + "/healthz", seconds, connections)
+    return endpoint, raw, health
+
+
+def report_statuses(wrk_output: str, seconds: int, setup: str, allow_503: bool) -> None:
+    """Print the status counts a status-counting wrk script wrote; exit 1 on a server error.
+
+    Status 0 stands for any status the script did not list: unexpected as well.
+    """
+    counts = {int(s): int(n) for s, n in re.findall(r"status (\d+) (\d+)", wrk_output) if int(n)}
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", wrk_output).group(1))
+    p99 = re.search(r"99%\s+([\d.]+\w+)", wrk_output)
+    latency = f", p99 {p99.group(1)}" if p99 else ""
+    print(f"\n{sum(counts.values())} requests in {seconds} s ({rps:.0f}/s{latency}), {setup}")
+    for status in sorted(counts):
+        print(f"  {status}: {counts[status]}")
+    failed = {
+        s: n for s, n in counts.items() if s == 0 or (s >= 500 and not (allow_503 and s == 503))
+    }
+    if failed:
+        print(f"FAILED: server errors {failed}")
+        sys.exit(1)
+    print("OK: no 5xx" + (" other than the designed 503" if allow_503 else ""))
+
+
 def compare(label: str, endpoint: dict, raw_qps: float, health: dict, setup: str) -> None:
     """Print one run's figures and the two ratios."""
     print(f"\n{setup}")

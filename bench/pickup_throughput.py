@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness import bench_server, compare, raw_sql_rate, sample_origins, wrk, wrk_script
+from harness import bench_server, compare, measure_endpoint
 from sqlalchemy.dialects import postgresql
 
 from app.models import KINDS
@@ -46,13 +46,9 @@ def main() -> None:
         }
 
     with bench_server(args.rows, args.workers) as bench:
-        origins = sample_origins(bench.locations_csv, 1000)
-        script = wrk_script(bench.workdir / "origins.lua", "/api/v1/pickup-points", origins)
-        wrk(bench.base_url + "/healthz", 3, args.connections)  # warm-up
-        wrk(bench.base_url + "/", 3, args.connections, script)
-        endpoint = wrk(bench.base_url + "/", args.seconds, args.connections, script)
-        raw = raw_sql_rate(bench.conninfo, sql, params, origins, args.seconds, args.connections)
-        health = wrk(bench.base_url + "/healthz", args.seconds, args.connections)
+        endpoint, raw, health = measure_endpoint(
+            bench, "/api/v1/pickup-points", sql, params, args.seconds, args.connections
+        )
     compare(
         "pickup-points endpoint",
         endpoint,

@@ -17,7 +17,7 @@ from app.api.serialize import feature_collection, location_json
 from app.extensions import db
 from app.geo import bbox_polygon, metres_to_degrees
 from app.geocoding import GeocodeResult, external_geocoder_from_config, geocode
-from app.hours import open_state
+from app.hours import add_open_state
 from app.models import EXTERNAL_ID_PATTERN, KINDS, SERVICE_AREA_MODES, STATUSES
 from app.pickup import (
     InvalidCursor,
@@ -157,9 +157,7 @@ class Locations(MethodView):
         )
         at = now()
         for row in rows:
-            row["is_open"], row["next_change"] = open_state(
-                row["opening_hours"], row["timezone"], row["country"], row["status"], at
-            )
+            add_open_state(row, at)
         page = rows[: args["limit"]]
         next_cursor = (
             encode_cursor(secret, fingerprint, (0.0, page[-1]["id"]))
@@ -183,9 +181,7 @@ class LocationDetail(MethodView):
         )
         if row is None:
             raise ApiError(404, f"no location with external_id {external_id!r}")
-        row["is_open"], row["next_change"] = open_state(
-            row["opening_hours"], row["timezone"], row["country"], row["status"], now()
-        )
+        add_open_state(row, now())
         return _json(location_json(row))
 
 

@@ -60,6 +60,21 @@ class Node:
             ).scalar_one()
 
 
+def replica_app(primary_url: str, standby_url: str, **settings):
+    """The app reading from the standby, with a short health TTL."""
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": primary_url,
+            "DATABASE_REPLICA_URLS": standby_url,
+            "REPLICA_HEALTH_TTL_S": TTL_S,
+            "LOG_LEVEL": "CRITICAL",
+            "RATELIMIT_ENABLED": False,
+            **settings,
+        }
+    )
+
+
 def wait_until(predicate, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -70,17 +85,7 @@ def wait_until(predicate, timeout: float = 15.0) -> None:
 def test_reads_use_the_standby_and_survive_it_stopping(primary_and_standby):
     primary, primary_url, standby, standby_url = primary_and_standby
     on_primary, on_standby = Node(primary_url), Node(standby_url)
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": primary_url,
-            "DATABASE_REPLICA_URLS": standby_url,
-            "REPLICA_HEALTH_TTL_S": TTL_S,
-            "LOG_LEVEL": "CRITICAL",
-            "RATELIMIT_ENABLED": False,
-            "DB_POOL_TIMEOUT": 1,
-        }
-    )
+    app = replica_app(primary_url, standby_url, DB_POOL_TIMEOUT=1)
     client = app.test_client()
     try:
         # The demo data has been replayed on the standby.
@@ -150,17 +155,7 @@ def test_reads_use_the_standby_and_survive_it_stopping(primary_and_standby):
 def test_a_lagging_replica_is_skipped_until_it_catches_up(primary_and_standby):
     primary, primary_url, standby, standby_url = primary_and_standby
     on_primary, on_standby = Node(primary_url), Node(standby_url)
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": primary_url,
-            "DATABASE_REPLICA_URLS": standby_url,
-            "REPLICA_HEALTH_TTL_S": TTL_S,
-            "REPLICA_MAX_LAG_BYTES": 64 * 1024,
-            "LOG_LEVEL": "CRITICAL",
-            "RATELIMIT_ENABLED": False,
-        }
-    )
+    app = replica_app(primary_url, standby_url, REPLICA_MAX_LAG_BYTES=64 * 1024)
     client = app.test_client()
     standby_admin = create_engine(standby_url, poolclass=NullPool)
     primary_admin = create_engine(primary_url, poolclass=NullPool)
