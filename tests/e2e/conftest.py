@@ -78,6 +78,26 @@ class LiveServer:
     url: str
 
 
+def _buffered(app: Flask):
+    """``app`` with each response body read, and closed, before werkzeug sends it.
+
+    When the browser drops a connection mid-response (a page closed while Leaflet loads),
+    werkzeug's development server can skip closing the response, and the open static file
+    surfaces as a ResourceWarning in whichever test runs next. A body that is already a
+    list holds no file. The app never streams, so nothing else changes.
+    """
+
+    def wsgi(environ, start_response):
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return wsgi
+
+
 @pytest.fixture(scope="session")
 def live_server(e2e_database_url, tmp_path_factory):
     """The app on http://127.0.0.1:<free port>, served from a daemon thread."""
@@ -91,7 +111,7 @@ def live_server(e2e_database_url, tmp_path_factory):
         }
     )
     app.instance_path = str(tmp_path_factory.mktemp("e2e-instance"))
-    server = make_server(LOOPBACK, 0, app, threaded=True)
+    server = make_server(LOOPBACK, 0, _buffered(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="e2e-server", daemon=True)
     thread.start()
     try:
