@@ -25,8 +25,12 @@ from app.queries import geocoding as sql
 log = logging.getLogger(__name__)
 
 US_POSTCODE = re.compile(r"(\d{5})(?:-\d{4})?")
-# Candidates this close to the best score are equally good: the query is ambiguous.
+# Candidates this close to the best score are equally good: the query is ambiguous,
+# unless exactly one of them is near the network (see GeocodeResult.ambiguous).
 AMBIGUITY_MARGIN = 0.05
+# A place is near the network when an active location lies this close: the pickup
+# search's default radius, so a search from there finds something.
+NETWORK_REACH_M = 25_000
 MAX_QUERY_LENGTH = 200
 
 
@@ -39,6 +43,9 @@ class Candidate:
     confidence: float
     country: str
     admin: str | None
+    # An active location within NETWORK_REACH_M; None when not checked (a place far
+    # behind the best match, or an external answer).
+    near_network: bool | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -49,6 +56,7 @@ class Candidate:
             "confidence": self.confidence,
             "country": self.country,
             "admin": self.admin,
+            "near_network": self.near_network,
         }
 
 
@@ -59,11 +67,30 @@ class GeocodeResult:
 
     @property
     def ambiguous(self) -> bool:
-        """More than one candidate is as good as the best: the caller must choose."""
-        if len(self.candidates) < 2:
-            return False
-        best = self.candidates[0].confidence
-        return self.candidates[1].confidence >= best - AMBIGUITY_MARGIN
+        """More than one candidate is as good as the best: the caller must choose.
+
+        Namesakes are told apart by the network: "Arlington" for a network around
+        Washington DC means Arlington, VA, where the retailer has pickup points, not
+        Arlington, TX. Only when several equally good places are near the network, or
+        none is, must the caller choose.
+        """
+        contenders = _contenders(self.candidates)
+        near = [c for c in contenders if c.near_network]
+        return len(near) > 1 if near else len(contenders) > 1
+
+
+def _contenders(candidates: list[Candidate]) -> list[Candidate]:
+    """The candidates about as good as the best one."""
+    if not candidates:
+        return []
+    best = max(c.confidence for c in candidates)
+    return [c for c in candidates if c.confidence >= best - AMBIGUITY_MARGIN]
+
+
+def ranked(candidates: list[Candidate]) -> list[Candidate]:
+    """Best first: contenders near the network, then the rest by confidence."""
+    preferred = {c for c in _contenders(candidates) if c.near_network}
+    return sorted(candidates, key=lambda c: (c not in preferred, -c.confidence))
 
 
 def normalise(text: str) -> str:
@@ -93,17 +120,18 @@ def geocode(
 def _gazetteer_geocode(connection: Connection, query: str, limit: int) -> GeocodeResult:
     postcode = US_POSTCODE.fullmatch(query)
     if postcode:
-        rows = sql.postcode_candidates(connection, postcode.group(1), limit)
+        rows = sql.postcode_candidates(connection, postcode.group(1), limit, NETWORK_REACH_M)
         return GeocodeResult(query, [_candidate(row, 1.0) for row in rows])
     name, _, qualifier = query.partition(",")
     qualifier = qualifier.strip().upper() or None
-    rows = sql.name_candidates(connection, normalise(name), qualifier, limit)
+    rows = sql.name_candidates(
+        connection, normalise(name), qualifier, limit, NETWORK_REACH_M, AMBIGUITY_MARGIN
+    )
     candidates = [
         _candidate(row, _confidence(row["similarity"], bool(row["qualified"]), qualifier))
         for row in rows
     ]
-    candidates.sort(key=lambda c: -c.confidence)
-    return GeocodeResult(query, candidates)
+    return GeocodeResult(query, ranked(candidates))
 
 
 def _confidence(similarity: float, qualified: bool, qualifier: str | None) -> float:
@@ -122,6 +150,7 @@ def _candidate(row: dict, confidence: float) -> Candidate:
         confidence=confidence,
         country=row["country"],
         admin=row["admin"],
+        near_network=row["near_network"],
     )
 
 

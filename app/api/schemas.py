@@ -351,12 +351,22 @@ class CandidateSchema(Schema):
     confidence = fields.Float(metadata={"description": "0..1; 1 is an exact match."})
     country = fields.String()
     admin = fields.String(allow_none=True)
+    near_network = fields.Boolean(
+        allow_none=True,
+        metadata={
+            "description": "An active location lies within 25 km; among equally good "
+            "places, the one near the network wins. null: not checked (external geocoder)."
+        },
+    )
 
 
 class GeocodeSchema(Schema):
     query = fields.String()
     ambiguous = fields.Boolean(
-        metadata={"description": "true when several candidates are about equally good."}
+        metadata={
+            "description": "true when several candidates are about equally good and the "
+            "network does not tell them apart (several, or none, near it)."
+        }
     )
     candidates = fields.List(fields.Nested(CandidateSchema))
 

@@ -30,6 +30,12 @@ _CANDIDATE_COLUMNS = """
     kind, name, label, admin, country, population,
     ST_Y(geog::geometry) AS lat, ST_X(geog::geometry) AS lon
 """
+# Whether an active location lies within :reach metres of the place ``p``: an index probe
+# on a large network, a scan of it on a small one, so it is asked only where it can matter.
+_NEAR_NETWORK = """
+    EXISTS (SELECT 1 FROM locations AS l
+            WHERE l.status = 'active' AND ST_DWithin(l.geog, p.geog, :reach))
+"""
 
 
 def replace_places(connection: Connection, rows: Iterable[tuple]) -> int:
@@ -52,35 +58,60 @@ def gazetteer_size(connection: Connection) -> int:
     return connection.execute(text("SELECT count(*) FROM places")).scalar_one()
 
 
-def postcode_candidates(connection: Connection, postcode: str, limit: int) -> list[dict]:
+def postcode_candidates(
+    connection: Connection, postcode: str, limit: int, reach_m: float
+) -> list[dict]:
     """Postcode centroids whose code is exactly ``postcode``."""
     result = connection.execute(
         text(
-            f"SELECT {_CANDIDATE_COLUMNS}, 1.0 AS score FROM places"
+            f"SELECT {_CANDIDATE_COLUMNS}, {_NEAR_NETWORK} AS near_network FROM places AS p"
             " WHERE kind = 'postcode' AND name = :postcode ORDER BY country, id LIMIT :limit"
         ),
-        {"postcode": postcode, "limit": limit},
+        {"postcode": postcode, "limit": limit, "reach": reach_m},
     )
     return [dict(row) for row in result.mappings()]
 
 
 def name_candidates(
-    connection: Connection, search_name: str, qualifier: str | None, limit: int
+    connection: Connection,
+    search_name: str,
+    qualifier: str | None,
+    limit: int,
+    reach_m: float,
+    margin: float,
 ) -> list[dict]:
     """Places whose normalised name is similar to ``search_name`` (pg_trgm, typo-tolerant).
 
     ``qualifier`` (the part after a comma, such as a state or country code) lifts the
-    places it names above namesakes elsewhere.
+    places it names above namesakes elsewhere. Among equally similar names, places near
+    the network come first, so the limit never cuts the namesake a shopper can use.
+    near_network is checked for the places within ``margin`` of the best similarity
+    (the namesakes that compete) and is NULL for the rest.
     """
     result = connection.execute(
         text(
-            f"SELECT {_CANDIDATE_COLUMNS}, similarity(search_name, :q) AS similarity,"
-            " (upper(admin) = :qualifier OR upper(country) = :qualifier) AS qualified"
-            " FROM places WHERE search_name % :q"
-            " ORDER BY qualified DESC NULLS LAST, similarity DESC, population DESC, id"
-            " LIMIT :limit"
+            f"""
+WITH matches AS (
+    SELECT *, similarity(search_name, :q) AS similarity,
+           (upper(admin) = :qualifier OR upper(country) = :qualifier) AS qualified
+    FROM places WHERE search_name % :q
+)
+SELECT {_CANDIDATE_COLUMNS}, similarity, qualified,
+       CASE WHEN similarity >= (SELECT max(similarity) FROM matches) - :margin
+            THEN {_NEAR_NETWORK} END AS near_network
+FROM matches AS p
+ORDER BY qualified DESC NULLS LAST, similarity DESC, near_network DESC NULLS LAST,
+         population DESC, id
+LIMIT :limit
+"""
         ),
-        {"q": search_name, "qualifier": qualifier, "limit": limit},
+        {
+            "q": search_name,
+            "qualifier": qualifier,
+            "limit": limit,
+            "reach": reach_m,
+            "margin": margin,
+        },
     )
     return [dict(row) for row in result.mappings()]
 

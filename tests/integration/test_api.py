@@ -179,10 +179,36 @@ def test_origin_by_postcode_uses_the_gazetteer(client, demo):
 
 
 def test_an_ambiguous_place_returns_candidates_not_a_guess(client, demo):
-    response = client.get("/api/v1/pickup-points?q=Springfield")
+    # Portland, OR, ME and TX: the DC network is near none of them.
+    response = client.get("/api/v1/pickup-points?q=Portland")
     assert response.status_code == 422 and problem_fields(response) == ["q"]
-    labels = [c["label"] for c in response.json["candidates"]]
-    assert len(labels) > 1 and all(label.startswith("Springfield") for label in labels)
+    candidates = response.json["candidates"]
+    contenders = [c for c in candidates if c["confidence"] == 1.0]
+    assert len(contenders) > 1 and all(c["label"].startswith("Portland, ") for c in contenders)
+    assert not any(c["near_network"] for c in candidates)
+
+
+def test_namesakes_resolve_towards_the_network(client, demo):
+    # Springfield, VA lies inside the DC network; MO, MA, IL and the rest do not.
+    body = client.get("/api/v1/pickup-points?q=Springfield&limit=1").json
+    assert body["origin"]["label"] == "Springfield, VA, US"
+    assert body["results"] and body["results"][0]["distance_m"] < 25_000
+    arlington = client.get("/api/v1/geocode?q=Arlington").json
+    assert arlington["ambiguous"] is False
+    first, *others = arlington["candidates"]
+    assert first["label"] == "Arlington, VA, US" and first["near_network"] is True
+    assert any(c["label"] == "Arlington, TX, US" and c["near_network"] is False for c in others)
+    # A qualifier the caller wrote still beats the network.
+    texas = client.get("/api/v1/geocode?q=Arlington, TX").json
+    assert texas["ambiguous"] is False and texas["candidates"][0]["label"] == "Arlington, TX, US"
+
+
+def test_without_a_nearby_network_namesakes_stay_ambiguous(client):
+    # No locations at all: nothing tells the Springfields apart.
+    body = client.get("/api/v1/geocode?q=Springfield").json
+    assert body["ambiguous"] is True
+    contenders = [c for c in body["candidates"] if c["confidence"] == 1.0]
+    assert len(contenders) > 1 and not any(c["near_network"] for c in contenders)
 
 
 def test_an_unknown_place_is_a_404_problem(client):
