@@ -7,6 +7,7 @@ back. Which node served is read from each node's pg_stat_activity, not from the 
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -198,5 +199,75 @@ def test_a_lagging_replica_is_skipped_until_it_catches_up(primary_and_standby):
         primary_admin.dispose()
         on_primary.engine.dispose()
         on_standby.engine.dispose()
+        with app.app_context():
+            db.dispose()
+
+
+def test_a_read_cut_off_by_the_standby_runs_again_on_the_primary(primary_and_standby):
+    """The standby goes away while it is running a read: the read is answered anyway.
+
+    To stop the standby mid-query, the read must be in flight: the primary takes an
+    ACCESS EXCLUSIVE lock on locations, which the standby replays, so the read waits on
+    the standby; then the standby stops; the app runs the read again on the primary,
+    where it waits for the same lock until it is released.
+    """
+    primary, primary_url, standby, standby_url = primary_and_standby
+    app = replica_app(primary_url, standby_url, STATEMENT_TIMEOUT_MS=30_000)
+    client = app.test_client()
+    primary_admin = create_engine(primary_url, poolclass=NullPool)
+    standby_admin = create_engine(standby_url, poolclass=NullPool)
+
+    def waiting_reads(engine) -> int:
+        with engine.connect() as connection:
+            return connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE application_name = 'locator' AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+
+    def standby_holds_the_lock() -> bool:
+        with standby_admin.connect() as connection:
+            return (
+                connection.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock'"
+                        " AND relation = 'locations'::regclass"
+                    )
+                ).scalar_one()
+                > 0
+            )
+
+    answers = []
+    reader = threading.Thread(target=lambda: answers.append(client.get(READ)))
+    blocker = primary_admin.connect()
+    try:
+        wait_until(lambda: client.get(READ).json.get("results"))
+        expected = client.get(READ).json["results"]
+        lock = blocker.begin()
+        blocker.execute(text("LOCK TABLE locations IN ACCESS EXCLUSIVE MODE"))
+        # WAL is sent once flushed, and an open transaction flushes nothing: a commit
+        # elsewhere gets its WAL, the lock record included, flushed and streamed.
+        with primary_admin.begin() as connection:
+            connection.execute(text("SELECT txid_current()"))
+        wait_until(standby_holds_the_lock)
+
+        reader.start()
+        wait_until(lambda: waiting_reads(standby_admin) == 1)  # in flight on the standby
+        standby.stop()
+        wait_until(lambda: waiting_reads(primary_admin) == 1)  # run again on the primary
+        lock.rollback()
+        reader.join(timeout=30)
+
+        (answer,) = answers
+        assert answer.status_code == 200, answer.json
+        assert answer.json["results"] == expected
+        assert client.get("/readyz").json["replicas"][0]["reachable"] is False
+    finally:
+        blocker.close()
+        if reader.is_alive():
+            reader.join(timeout=30)
+        primary_admin.dispose()
+        standby_admin.dispose()
         with app.app_context():
             db.dispose()
