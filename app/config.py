@@ -9,6 +9,12 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _int_or_off(name: str, default: int) -> int | None:
+    """An integer setting that "off" (or an empty value) turns off: None."""
+    value = os.environ.get(name, str(default)).strip().lower()
+    return None if value in ("", "off") else int(value)
+
+
 class Config:
     """Defaults suit a developer machine; production overrides them through the environment."""
 
@@ -30,6 +36,10 @@ class Config:
     DB_POOL_TIMEOUT = float(os.environ.get("DB_POOL_TIMEOUT", "2"))
     # Every statement of a web request is cut off after this long (milliseconds).
     STATEMENT_TIMEOUT_MS = _int("STATEMENT_TIMEOUT_MS", 5000)
+    # psycopg prepares a statement on a connection once it has run this many times there
+    # (it saves the planning). "off" for pgbouncer in transaction mode before 1.21: the
+    # next transaction may get another server connection, where the statement is unknown.
+    DB_PREPARE_THRESHOLD = _int_or_off("DB_PREPARE_THRESHOLD", 5)
     # Polygons with more vertices than this are rejected on import.
     MAX_POLYGON_VERTICES = _int("MAX_POLYGON_VERTICES", 100_000)
     # Points per POST /api/v1/coverage/batch call.

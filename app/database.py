@@ -347,6 +347,7 @@ class Database:
             connect_args={
                 "application_name": "locator",
                 "options": f"-c statement_timeout={timeout_ms}",
+                "prepare_threshold": config["DB_PREPARE_THRESHOLD"],
                 **extra_connect_args,
             },
         )

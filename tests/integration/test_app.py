@@ -2,7 +2,11 @@
 
 import re
 
-from app import schema
+import pytest
+from sqlalchemy import text
+
+from app import create_app, schema
+from app.extensions import db
 from app.importing import DEMO_DIR
 
 
@@ -74,3 +78,31 @@ def test_cli_reports_an_unreadable_file_cleanly(runner, tmp_path):
     result = runner.invoke(args=["locator", "import", str(path)])
     assert result.exit_code != 0
     assert "unsupported file type" in result.output
+
+
+@pytest.mark.parametrize("threshold, prepares", [(5, True), (None, False)])
+def test_prepared_statements_follow_db_prepare_threshold(database_url, threshold, prepares):
+    """Off (None), no statement is ever prepared: what pgbouncer's transaction mode needs."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "DB_PREPARE_THRESHOLD": threshold,
+            "DB_POOL_SIZE": 1,  # every request, and the check below, share one connection
+            "DB_MAX_OVERFLOW": 0,
+            "RATELIMIT_ENABLED": False,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    client = app.test_client()
+    try:
+        for _ in range(8):
+            assert client.get("/api/v1/locations?limit=1").status_code == 200
+        with app.app_context(), db.engine.connect() as connection:
+            prepared = connection.execute(
+                text("SELECT count(*) FROM pg_prepared_statements")
+            ).scalar_one()
+        assert (prepared > 0) is prepares, prepared
+    finally:
+        with app.app_context():
+            db.dispose()
