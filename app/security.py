@@ -15,6 +15,9 @@ from flask import Flask, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+# Where flask-limiter puts its Retry-After, which only a 429 passes on (see init_app).
+LIMITER_RETRY_AFTER = "X-Limiter-Retry-After"
+
 
 def allow_inline_scripts(view):
     """Mark a view whose page needs inline <script> blocks (folium, Swagger UI)."""
@@ -51,6 +54,20 @@ def init_app(app: Flask, exempt: list) -> None:
     one would carry the first app's limits into every later app (tests build many).
     """
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    # flask-limiter writes a Retry-After on every response, 200s included, overwrites the
+    # app's own on 503s with its window's, and rounds down (to 0 as a window ends). It
+    # writes to a header of its own instead; the hook below keeps it for 429s only.
+    app.config["RATELIMIT_HEADER_RETRY_AFTER"] = LIMITER_RETRY_AFTER
+
+    # Registered before the Limiter's own hook, so it runs after it (Flask runs
+    # after_request hooks last registered first).
+    @app.after_request
+    def retry_after_where_it_belongs(response):
+        seconds = response.headers.pop(LIMITER_RETRY_AFTER, None)
+        if response.status_code == 429:
+            response.headers["Retry-After"] = str(max(1, int(seconds or 1)))
+        return response
+
     limiter = Limiter(key_func=get_remote_address, app=app)
     for blueprint in exempt:
         limiter.exempt(blueprint)
