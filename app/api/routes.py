@@ -125,13 +125,12 @@ class PickupPoints(MethodView):
             only_open=bool(args.get("open_at") or args.get("open_now")),
         )
         secret = current_app.config["SECRET_KEY"]
-        after = _cursor_position(args, search.fingerprint())
+        fingerprint = search.fingerprint()
+        after = _cursor_position(args, fingerprint)
         page = find_pickup_points(db.connection(), search, after)
         results = [location_json(row) for row in page.results]
         next_cursor = (
-            encode_cursor(secret, search.fingerprint(), page.next_after)
-            if page.next_after
-            else None
+            encode_cursor(secret, fingerprint, page.next_after) if page.next_after else None
         )
         if _wants_geojson(args):
             return _json(

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
+from app.queries import as_dicts
+
 _SERVED = """
 WITH q AS (
     SELECT idx, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS point
@@ -68,9 +70,12 @@ def served_by(
             idx.append(index)
             lons.append(variant)
             lats.append(lat)
-    rows = connection.execute(
-        text(_SERVED), {"idx": idx, "lons": lons, "lats": lats, "modes": modes, "limit": limit}
-    ).mappings()
+    rows = as_dicts(
+        connection.execute(
+            text(_SERVED),
+            {"idx": idx, "lons": lons, "lats": lats, "modes": modes, "limit": limit},
+        )
+    )
     answers = [{"served_by": [], "total": 0, "modes": []} for _ in points]
     for row in rows:
         answer = answers[row["idx"]]
@@ -115,7 +120,7 @@ def service_areas(
         "tolerance": simplify_deg,
         "limit": limit,
     }
-    return [dict(row) for row in connection.execute(statement, params).mappings()]
+    return as_dicts(connection.execute(statement, params))
 
 
 _SUMMARY = """
@@ -197,4 +202,4 @@ def regions(connection: Connection) -> list[dict]:
             " ST_Area(geom::geography) AS area_m2 FROM regions ORDER BY name"
         )
     )
-    return [dict(row) for row in result.mappings()]
+    return as_dicts(result)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, text
 
+from app.queries import as_dicts
 from app.queries.imports import Staging, copy_into_staging
 
 # Gazetteer rows are staged like import rows, in this column order.
@@ -69,7 +70,7 @@ def postcode_candidates(
         ),
         {"postcode": postcode, "limit": limit, "reach": reach_m},
     )
-    return [dict(row) for row in result.mappings()]
+    return as_dicts(result)
 
 
 def name_candidates(
@@ -113,7 +114,7 @@ LIMIT :limit
             "margin": margin,
         },
     )
-    return [dict(row) for row in result.mappings()]
+    return as_dicts(result)
 
 
 def cached_answer(connection: Connection, query: str) -> list[dict] | None:

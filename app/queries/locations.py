@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
+from app.queries import as_dicts
+
 
 def network_is_empty(connection: Connection) -> bool:
     """True when no location has been imported yet."""
@@ -59,7 +61,7 @@ def list_locations(
     }
     if bbox is not None:
         params.update(west=bbox[0], south=bbox[1], east=bbox[2], north=bbox[3])
-    return [dict(row) for row in connection.execute(statement, params).mappings()]
+    return as_dicts(connection.execute(statement, params))
 
 
 def get_location(connection: Connection, external_id: str) -> dict | None:

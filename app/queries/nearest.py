@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from app.queries import as_dicts
 from app.queries.locations import LOCATION_COLUMNS
 
 # Bound on |ellipsoidal / spherical distance - 1| for the sphere PostGIS's KNN uses
@@ -104,7 +105,7 @@ def nearest_locations(
 
     def scan(statement, candidates: int) -> tuple[list[dict], list[dict]]:
         result = connection.execute(statement, {**params, "candidates": candidates})
-        scanned = [dict(row) for row in result.mappings()]
+        scanned = as_dicts(result)
         return scanned, [row for row in scanned if row["distance_m"] <= where.radius_m]
 
     # First the planar scan, twice at most; it stands only where it can prove its answer.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
+from app.queries import as_dicts
+
 
 def create_token(connection: Connection, name: str, token_sha256: str, scopes: list[str]) -> None:
     connection.execute(
@@ -33,4 +35,4 @@ def list_tokens(connection: Connection) -> list[dict]:
     result = connection.execute(
         text("SELECT name, scopes, created_at, revoked_at FROM api_tokens ORDER BY id")
     )
-    return [dict(row) for row in result.mappings()]
+    return as_dicts(result)
