@@ -47,9 +47,9 @@ def open_state(
         return None, None
     schedule = _schedule(hours, timezone, country)
     local = at.astimezone(ZoneInfo(timezone))
-    if schedule.is_unknown(local):
-        return None, schedule.next_change(local)
-    return schedule.is_open(local), schedule.next_change(local)
+    state, _comment = schedule.state(local)
+    is_open = None if state == opening_hours.State.UNKNOWN else state == opening_hours.State.OPEN
+    return is_open, schedule.next_change(local)
 
 
 def location_open_state(location: Mapping, at: datetime) -> tuple[bool | None, datetime | None]:
