@@ -235,7 +235,9 @@ def test_keyboard_only_selection(guarded_page):
     active = page.locator("#search-input").get_attribute("aria-activedescendant")
     assert active == options.nth(1).get_attribute("id")
     assert options.nth(1).get_attribute("aria-selected") == "true"
-    label = options.nth(1).inner_text()
+    # DC postcodes: the network is around each, and the suggestion says so.
+    assert options.nth(1).locator(".near-network").inner_text() == "Pickup points nearby"
+    label = options.nth(1).locator(".place-label").inner_text()
     page.keyboard.press("Enter")
     wait_for_results(page)
     assert page.locator("#search-input").input_value() == label
@@ -332,6 +334,7 @@ def test_ambiguous_query_offers_candidates_then_widens(guarded_page):
     candidates.first.wait_for()
     labels = candidates.all_inner_texts()
     assert len([label for label in labels if label.startswith("Portland, ")]) > 1
+    assert page.locator("#message .near-network").count() == 0  # none is near the network
     assert "Which “Portland” did you mean?" in page.locator("#message").inner_text()
 
     # No demo point is near any Portland: the empty state offers a wider search.

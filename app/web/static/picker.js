@@ -702,6 +702,16 @@
     await searchPoints();
   }
 
+  /** A place's name, and a note when the retailer has pickup points near it. */
+  function placeLabel(candidate) {
+    return [
+      element("span", { className: "place-label", text: candidate.label }),
+      candidate.near_network
+        ? element("span", { className: "near-network", text: t("place.near_network") })
+        : null,
+    ];
+  }
+
   function showCandidates(query, candidates) {
     clearResults();
     const heading = t("ambiguous.heading", { query });
@@ -709,11 +719,11 @@
       "ul",
       { className: "candidates", "aria-label": heading },
       candidates.map((candidate) => {
-        const button = element("button", {
-          type: "button",
-          className: "button button-secondary candidate",
-          text: candidate.label,
-        });
+        const button = element(
+          "button",
+          { type: "button", className: "button button-secondary candidate" },
+          placeLabel(candidate)
+        );
         button.addEventListener("click", () => {
           els.input.value = candidate.label;
           setOrigin({ lat: candidate.lat, lon: candidate.lon, label: candidate.label });
@@ -760,12 +770,11 @@
     activeIndex = -1;
     els.suggestions.replaceChildren(
       ...candidates.map((candidate, index) => {
-        const option = element("li", {
-          id: `suggestion-${index}`,
-          role: "option",
-          "aria-selected": "false",
-          text: candidate.label,
-        });
+        const option = element(
+          "li",
+          { id: `suggestion-${index}`, role: "option", "aria-selected": "false" },
+          placeLabel(candidate)
+        );
         // mousedown would blur the input (and close the list) before the click lands.
         option.addEventListener("mousedown", (event) => event.preventDefault());
         option.addEventListener("click", () => pickSuggestion(index));
