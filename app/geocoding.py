@@ -28,7 +28,7 @@ US_POSTCODE = re.compile(r"(\d{5})(?:-\d{4})?")
 # Candidates this close to the best score are equally good: the query is ambiguous,
 # unless exactly one of them is near the network (see GeocodeResult.ambiguous).
 AMBIGUITY_MARGIN = 0.05
-# A place is near the network when an active location lies this close: the pickup
+# A place is near the network when an active pickup point lies this close: the pickup
 # search's default radius, so a search from there finds something.
 NETWORK_REACH_M = 25_000
 MAX_QUERY_LENGTH = 200
@@ -43,7 +43,7 @@ class Candidate:
     confidence: float
     country: str
     admin: str | None
-    # An active location within NETWORK_REACH_M; None when not checked (a place far
+    # An active pickup point within NETWORK_REACH_M; None when not checked (a place far
     # behind the best match, or an external answer).
     near_network: bool | None = None
 

@@ -354,7 +354,7 @@ class CandidateSchema(Schema):
     near_network = fields.Boolean(
         allow_none=True,
         metadata={
-            "description": "An active location lies within 25 km; among equally good "
+            "description": "An active pickup point lies within 25 km; among equally good "
             "places, the one near the network wins. null: not checked (external geocoder)."
         },
     )

@@ -31,11 +31,12 @@ _CANDIDATE_COLUMNS = """
     kind, name, label, admin, country, population,
     ST_Y(geog::geometry) AS lat, ST_X(geog::geometry) AS lon
 """
-# Whether an active location lies within :reach metres of the place ``p``: an index probe
+# Whether an active pickup point lies within :reach metres of the place ``p``: an index probe
 # on a large network, a scan of it on a small one, so it is asked only where it can matter.
 _NEAR_NETWORK = """
     EXISTS (SELECT 1 FROM locations AS l
-            WHERE l.status = 'active' AND ST_DWithin(l.geog, p.geog, :reach))
+            WHERE l.status = 'active' AND l.capabilities @> '{pickup}'
+              AND ST_DWithin(l.geog, p.geog, :reach))
 """
 
 

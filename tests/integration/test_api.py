@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -10,7 +11,7 @@ import opening_hours
 import pytest
 from pyproj import Geod
 
-from app.importing import ImportOptions, load_demo_data
+from app.importing import ImportOptions, import_stream, load_demo_data
 
 GEOD = Geod(ellps="WGS84")
 DC = "lat=38.9072&lon=-77.0369"
@@ -201,6 +202,21 @@ def test_namesakes_resolve_towards_the_network(client, demo):
     # A qualifier the caller wrote still beats the network.
     texas = client.get("/api/v1/geocode?q=Arlington, TX").json
     assert texas["ambiguous"] is False and texas["candidates"][0]["label"] == "Arlington, TX, US"
+
+
+def test_only_pickup_points_make_a_place_near_the_network(client, connection):
+    def add(row: str) -> None:
+        csv = "external_id,name,kind,lat,lon,capabilities\n" + row + "\n"
+        report = import_stream(connection, "one.csv", io.StringIO(csv), ImportOptions())
+        assert report.applied and not report.rejected
+
+    # A warehouse without the pickup capability, 1 km from Springfield, VA.
+    add("wh-1,Depot,warehouse,38.7893,-77.1750,delivery")
+    assert client.get("/api/v1/geocode?q=Springfield").json["ambiguous"] is True
+    add("lk-1,Locker,locker,38.7893,-77.1750,pickup")
+    body = client.get("/api/v1/geocode?q=Springfield").json
+    assert body["ambiguous"] is False
+    assert body["candidates"][0]["label"] == "Springfield, VA, US"
 
 
 def test_without_a_nearby_network_namesakes_stay_ambiguous(client):
