@@ -15,7 +15,8 @@ from sqlalchemy import Connection, text
 
 from app.queries import as_dicts
 
-_SERVED = """
+_SERVED = text(
+    """
 WITH q AS (
     SELECT idx, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS point
     FROM unnest(CAST(:idx AS int[]), CAST(:lons AS float8[]), CAST(:lats AS float8[]))
@@ -54,6 +55,7 @@ ranked AS (
 )
 SELECT * FROM ranked WHERE rank <= :limit ORDER BY idx, rank
 """
+)
 
 
 def served_by(
@@ -72,7 +74,7 @@ def served_by(
             lats.append(lat)
     rows = as_dicts(
         connection.execute(
-            text(_SERVED),
+            _SERVED,
             {"idx": idx, "lons": lons, "lats": lats, "modes": modes, "limit": limit},
         )
     )
