@@ -19,7 +19,6 @@ import subprocess
 
 from harness import FLASK, REPO, bench_server, compare, measure_endpoint
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.sql import text
 
 from app.models import SERVICE_AREA_MODES
 from app.queries.coverage import _SERVED
@@ -59,7 +58,7 @@ def main() -> None:
             check=True,
         )
 
-    sql = str(text(_SERVED).compile(dialect=postgresql.psycopg.dialect()))
+    sql = str(_SERVED.compile(dialect=postgresql.psycopg.dialect()))
 
     def params(lat: float, lon: float) -> dict:
         # What the endpoint sends for one point with the default limit.
