@@ -15,6 +15,20 @@ from sqlalchemy import Connection, text
 
 from app.queries import as_dicts
 
+# ``{geom}`` simplified by ``{tolerance}`` degrees (0: not at all) as ``{alias}.geom``,
+# still valid: Douglas-Peucker (ST_Simplify, keeping parts that would collapse), repaired
+# only where it made an edge cross another. 25 times faster than
+# ST_SimplifyPreserveTopology on the planner's circles, and unions, intersections and
+# API clients need valid polygons.
+_SIMPLIFIED = """
+CROSS JOIN LATERAL (SELECT ST_Simplify({geom}, {tolerance}, true) AS geom) AS {alias}_dp
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN {tolerance} <= 0 THEN {geom}
+                WHEN ST_IsValid({alias}_dp.geom) THEN {alias}_dp.geom
+                ELSE ST_CollectionExtract(ST_MakeValid({alias}_dp.geom), 3) END AS geom
+) AS {alias}
+"""
+
 _SERVED = text(
     """
 WITH q AS (
@@ -99,7 +113,7 @@ def service_areas(
 ) -> list[dict]:
     """Service areas with their geometry as a GeoJSON string, optionally simplified.
 
-    The simplification keeps topology (no self-intersections) and is for display only.
+    The simplification keeps the polygons valid and is for display only.
     """
     conditions = ["a.mode = ANY(:modes)", "l.status <> 'retired'"]
     if location_external_id is not None:
@@ -109,11 +123,10 @@ def service_areas(
     statement = text(
         "SELECT a.id, a.mode, a.source, a.radius_m, l.external_id AS location_external_id,"
         " l.name AS location_name, l.kind AS location_kind,"
-        " ST_AsGeoJSON(CASE WHEN :tolerance > 0"
-        "   THEN ST_SimplifyPreserveTopology(a.geom, :tolerance) ELSE a.geom END, 6)"
-        "   AS geometry"
+        " ST_AsGeoJSON(shown.geom, 6) AS geometry"
         " FROM service_areas AS a JOIN locations AS l ON l.id = a.location_id"
-        f" WHERE {' AND '.join(conditions)} ORDER BY a.id LIMIT :limit"
+        + _SIMPLIFIED.format(geom="a.geom", tolerance=":tolerance", alias="shown")
+        + f" WHERE {' AND '.join(conditions)} ORDER BY a.id LIMIT :limit"
     )
     params = {
         "modes": modes,
@@ -125,25 +138,32 @@ def service_areas(
     return as_dicts(connection.execute(statement, params))
 
 
-_SUMMARY = """
-WITH target AS ({target}),
+_SUMMARY = f"""
+WITH target AS ({{target}}),
 areas AS (
-    SELECT a.location_id,
-           ST_Intersection(
-               CASE WHEN :work_tolerance > 0
-                    THEN ST_SimplifyPreserveTopology(a.geom, :work_tolerance) ELSE a.geom END,
-               t.geom) AS geom
+    -- Each area clipped to the target. One inside the target needs no clipping, and
+    -- testing that (PostGIS prepares the repeated target once) costs far less than
+    -- intersecting.
+    SELECT a.id, a.location_id,
+           CASE WHEN ST_CoveredBy(s.geom, t.geom) THEN s.geom
+                ELSE ST_Intersection(s.geom, t.geom) END AS geom
     FROM service_areas AS a
     JOIN locations AS l ON l.id = a.location_id
     CROSS JOIN target AS t
+    {_SIMPLIFIED.format(geom="a.geom", tolerance=":work_tolerance", alias="s")}
     WHERE a.mode = :mode AND l.status = 'active' AND ST_Intersects(a.geom, t.geom)
 ),
 covered AS (SELECT ST_Union(geom) AS geom FROM areas),
 overlap AS (
-    -- Covered by two or more different locations.
+    -- Covered by two or more different locations. The pairs that meet are found through
+    -- the service areas' GiST index: a CTE has none, and joining areas to itself tested
+    -- every pair (quadratic; 0.5 s of 2 s for 1,700 areas). A clipped, simplified area
+    -- lies within its original's box, so the index test misses no pair.
     SELECT ST_Union(ST_Intersection(x.geom, y.geom)) AS geom
-    FROM areas AS x JOIN areas AS y
-      ON x.location_id < y.location_id AND ST_Intersects(x.geom, y.geom)
+    FROM areas AS x
+    JOIN service_areas AS neighbour ON neighbour.geom && x.geom AND neighbour.mode = :mode
+    JOIN areas AS y ON y.id = neighbour.id AND x.location_id < y.location_id
+    WHERE ST_Intersects(x.geom, y.geom)
 )
 SELECT ST_Area(t.geom::geography) AS total_m2,
        coalesce(ST_Area(c.geom::geography), 0) AS covered_m2,

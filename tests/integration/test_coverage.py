@@ -10,10 +10,12 @@ import shapely
 from pyproj import Geod
 from shapely import wkb
 from shapely.geometry import Point, box, shape
+from shapely.geometry.polygon import orient
 from shapely.ops import unary_union
 from sqlalchemy import event, text
 
 from app.importing import ImportOptions, import_file, load_demo_data
+from app.queries.coverage import coverage_of
 
 GEOD = Geod(ellps="WGS84")
 
@@ -247,3 +249,53 @@ def test_service_areas_geojson_filters_and_simplifies(client, demo):
     assert vertices(simplified) < vertices(everything["features"]) / 2
     assert all(shape(f["geometry"]).is_valid for f in simplified)
     assert client.get("/api/v1/service-areas?simplify=-1").status_code == 400
+
+
+def test_simplified_areas_stay_valid_where_simplifying_breaks_them(client, connection, tmp_path):
+    """A hole reaching into a bump of the outer ring: simplifying the ring flattens the
+    bump and leaves the hole sticking out of it (an invalid polygon) unless repaired."""
+    (tmp_path / "one.csv").write_text("external_id,name,kind,lat,lon\nbump,Bump,store,1,1\n")
+    import_file(connection, tmp_path / "one.csv", ImportOptions())
+    # In units of 0.001 degrees (about 111 m) from (1, 1): a 10 x 10 square with a bump
+    # 0.5 deep on its right edge, and a triangular hole whose tip reaches into the bump.
+    shell = [(0, 0), (10, 0), (10, 4), (10.5, 5), (10, 6), (10, 10), (0, 10), (0, 0)]
+    hole = [(8, 3), (10.3, 5), (8, 7), (8, 3)]
+
+    def ring(points):
+        return [[1 + x / 1000, 1 + y / 1000] for x, y in points]
+
+    polygon = {"type": "Polygon", "coordinates": [ring(shell), ring(hole)]}
+    assert shape(polygon).is_valid
+    feature = {
+        "type": "Feature",
+        "geometry": polygon,
+        "properties": {"location_external_id": "bump", "mode": "delivery"},
+    }
+    collection = {"type": "FeatureCollection", "features": [feature]}
+    path = write_json(tmp_path / "bump.geojson", collection)
+    assert import_file(connection, path, ImportOptions()).applied
+    # Douglas-Peucker alone breaks it at 70 m (0.00063 degrees): the repair is needed.
+    plain_is_valid = connection.execute(
+        text(
+            "SELECT ST_IsValid(ST_Simplify(a.geom, 0.00063, true)) FROM service_areas AS a"
+            " JOIN locations AS l ON l.id = a.location_id WHERE l.external_id = 'bump'"
+        )
+    ).scalar_one()
+    assert plain_is_valid is False
+
+    (area,) = client.get("/api/v1/service-areas?location_id=bump&simplify=70").json["features"]
+    simplified = shape(area["geometry"])
+    assert simplified.is_valid
+    assert [1.0105, 1.005] not in shapely.get_coordinates(simplified).tolist()  # bump gone
+    # The planner's summary simplifies before its unions: valid input, a sane answer.
+    row = coverage_of(
+        connection,
+        region_id=None,
+        bbox_wkb=box(0.999, 0.999, 1.012, 1.012).wkb,
+        mode="delivery",
+        simplify_deg=0.0,
+        work_tolerance_deg=0.00063,
+    )
+    # pyproj signs rings by orientation: the hole must turn the other way to subtract.
+    exact_m2 = GEOD.geometry_area_perimeter(orient(shape(polygon)))[0]
+    assert row["covered_m2"] == pytest.approx(exact_m2, rel=0.02)
