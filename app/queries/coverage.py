@@ -120,13 +120,22 @@ def service_areas(
         conditions.append("l.external_id = :location")
     if bbox_wkb is not None:
         conditions.append("a.geom && ST_GeomFromWKB(:bbox, 4326)")
+    # The page of areas first, then the simplification: only the areas shown pay for it.
     statement = text(
-        "SELECT a.id, a.mode, a.source, a.radius_m, l.external_id AS location_external_id,"
-        " l.name AS location_name, l.kind AS location_kind,"
-        " ST_AsGeoJSON(shown.geom, 6) AS geometry"
-        " FROM service_areas AS a JOIN locations AS l ON l.id = a.location_id"
-        + _SIMPLIFIED.format(geom="a.geom", tolerance=":tolerance", alias="shown")
-        + f" WHERE {' AND '.join(conditions)} ORDER BY a.id LIMIT :limit"
+        f"""
+SELECT a.id, a.mode, a.source, a.radius_m, a.location_external_id, a.location_name,
+       a.location_kind, ST_AsGeoJSON(shown.geom, 6) AS geometry
+FROM (
+    SELECT a.id, a.mode, a.source, a.radius_m, a.geom,
+           l.external_id AS location_external_id, l.name AS location_name,
+           l.kind AS location_kind
+    FROM service_areas AS a JOIN locations AS l ON l.id = a.location_id
+    WHERE {" AND ".join(conditions)}
+    ORDER BY a.id LIMIT :limit
+) AS a
+{_SIMPLIFIED.format(geom="a.geom", tolerance=":tolerance", alias="shown")}
+ORDER BY a.id
+"""
     )
     params = {
         "modes": modes,
