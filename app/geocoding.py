@@ -20,6 +20,7 @@ import zipcodes
 from sqlalchemy import Connection
 
 from app.geo import InvalidValue, parse_latitude, parse_longitude, parse_number
+from app.pickup import DEFAULT_RADIUS_M
 from app.queries import geocoding as sql
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ US_POSTCODE = re.compile(r"(\d{5})(?:-\d{4})?")
 AMBIGUITY_MARGIN = 0.05
 # A place is near the network when an active pickup point lies this close: the pickup
 # search's default radius, so a search from there finds something.
-NETWORK_REACH_M = 25_000
+NETWORK_REACH_M = DEFAULT_RADIUS_M
 MAX_QUERY_LENGTH = 200
 
 

@@ -18,6 +18,8 @@ from sqlalchemy import Connection
 from app.hours import add_open_state
 from app.queries.nearest import NearestFilter, nearest_locations
 
+# How far a pickup search reaches when the caller does not say (metres).
+DEFAULT_RADIUS_M = 25_000
 # With an opening-hours filter, read this many rows per requested result at a time.
 OPEN_FILTER_READ_FACTOR = 4
 

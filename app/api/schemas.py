@@ -17,9 +17,9 @@ from marshmallow import (
 
 from app.geo import InvalidValue, parse_latitude, parse_longitude, parse_number
 from app.models import CAPABILITIES, KINDS, SERVICE_AREA_MODES, STATUSES
+from app.pickup import DEFAULT_RADIUS_M
 
 MAX_RADIUS_M = 1_000_000
-DEFAULT_RADIUS_M = 25_000
 MAX_PICKUP_LIMIT = 100
 DEFAULT_PICKUP_LIMIT = 10
 MAX_PAGE_SIZE = 500

@@ -26,6 +26,7 @@ from flask import (
 )
 
 from app.api.errors import ApiError
+from app.pickup import DEFAULT_RADIUS_M
 from app.web import i18n
 from app.web.planner import map_assets
 from app.web.return_urls import ReturnUrlAllowList
@@ -45,7 +46,6 @@ MARKERCLUSTER_VERSION = xstatic.pkg.leaflet_markercluster.VERSION
 # The filters a shopper is offered (pickup itself is implied by /pickup-points).
 SHOPPER_KINDS = ("store", "convenience_store", "locker", "warehouse")
 SHOPPER_CAPABILITIES = ("cold_chain", "frozen", "returns", "bulky", "cash", "accessible")
-DEFAULT_RADIUS_M = 25_000
 MAX_RADIUS_M = 1_000_000  # the API's own maximum: "widen the radius" stops there
 PAGE_SIZE = 20
 MAX_STATE_LENGTH = 512
