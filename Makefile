@@ -24,7 +24,7 @@ venv: $(VENV)/.installed
 run: system-deps venv
 	$(FLASK) locator setup
 	@echo "Serving the locator on http://$(HOST):$(PORT)/"
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
+	$(BIN)/gunicorn -c python:app.serving --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
 
 ## Lint, then the whole test suite against a throwaway PostGIS cluster.
 # System packages first (the venv needs python3-venv), chromium for the browser tests,

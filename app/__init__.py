@@ -6,7 +6,9 @@ import logging
 import re
 import uuid
 
+import orjson
 from flask import Flask, g, request
+from flask.json.provider import JSONProvider
 from flask.sessions import SessionInterface
 
 from app.config import Config
@@ -20,21 +22,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_object(Config)
     if test_config:
         app.config.update(test_config)
-    # Keep the documented field order (origin, results, next_cursor) in responses.
-    app.json.sort_keys = False
+    app.json = OrjsonProvider(app)
     app.session_interface = NoSessions()
     logging.basicConfig(level=app.config["LOG_LEVEL"])
     # Alembic narrates every plugin at INFO; its warnings are what matter here.
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    from app import api as api_package
-    from app import cli, health, security
-    from app.api.errors import register_error_handlers
-    from app.extensions import api, db
+    from app import api, cli, health, security
+    from app.api.problems import register_error_handlers
+    from app.extensions import db
     from app.web import pages, planner
 
     db.init_app(app)
-    api_package.init_app(app, api)
+    api.init_app(app)
     cli.init_app(app)
     register_error_handlers(app)
     # Health probes are never rate limited: load balancers poll them.
@@ -44,6 +44,26 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(planner.bp)
     _add_request_id(app)
     return app
+
+
+class OrjsonProvider(JSONProvider):
+    """Flask's JSON (jsonify, request.get_json) through orjson: several times faster than
+    the json module, strict when reading (no NaN, invalid UTF-8 or trailing commas), and
+    it keeps the documented field order. NaN and infinities are written as null."""
+
+    mimetype = "application/json"
+
+    def dumps(self, obj, **kwargs) -> str:
+        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
+
+    def loads(self, s, **kwargs):
+        return orjson.loads(s)
+
+    def response(self, *args, **kwargs):
+        body = self._prepare_response_obj(args, kwargs)
+        return self._app.response_class(
+            orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS), mimetype=self.mimetype
+        )
 
 
 class NoSessions(SessionInterface):

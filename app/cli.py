@@ -8,7 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from app import auth, schema
+from app import schema
 from app.database import embedded_cluster
 from app.extensions import db
 from app.geocoding import load_gazetteer
@@ -19,9 +19,9 @@ from app.importing import (
     import_file,
     load_demo_data,
 )
-from app.queries import tokens
 from app.queries.geocoding import gazetteer_size
 from app.queries.locations import network_is_empty
+from app.services import tokens
 
 locator = AppGroup("locator", help="Pickup-point locator commands.")
 db_group = AppGroup("db", help="Schema migrations (Alembic).")
@@ -153,16 +153,15 @@ def postgres_status():
     "--scope",
     "scopes",
     multiple=True,
-    type=click.Choice(auth.SCOPES),
-    default=auth.SCOPES,
+    type=click.Choice(tokens.SCOPES),
+    default=tokens.SCOPES,
     show_default=True,
     help="Repeatable.",
 )
 def token_create(name, scopes):
     """Create a token NAME and print it; only its hash is stored, so keep it now."""
-    token = auth.new_token()
     with db.transaction() as connection:
-        tokens.create_token(connection, name, auth.hash_token(token), sorted(set(scopes)))
+        token = tokens.create_token(connection, name, list(scopes))
     click.echo(token)
 
 

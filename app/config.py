@@ -44,6 +44,9 @@ class Config:
     MAX_POLYGON_VERTICES = _int("MAX_POLYGON_VERTICES", 100_000)
     # Points per POST /api/v1/coverage/batch call.
     COVERAGE_BATCH_MAX = _int("COVERAGE_BATCH_MAX", 1000)
+    # A batch body larger than this is refused before it is read: room for
+    # COVERAGE_BATCH_MAX points of BATCH_BYTES_PER_POINT bytes each (app/limits.py).
+    COVERAGE_BATCH_MAX_BYTES = _int("COVERAGE_BATCH_MAX_BYTES", COVERAGE_BATCH_MAX * 256 + 1024)
     # Request bodies larger than this are refused with 413 (bytes).
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

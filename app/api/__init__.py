@@ -19,7 +19,7 @@ class LocatorApi(Api):
     ERROR_SCHEMA = ProblemSchema
 
     def _register_error_handlers(self):
-        """No-op: app/api/errors.py handles every HTTPException, webargs' included."""
+        """No-op: app/api/problems.py handles every HTTPException."""
 
 
 API_SETTINGS = {
@@ -35,10 +35,12 @@ API_SETTINGS = {
 }
 
 
-def init_app(app: Flask, api: Api) -> None:
+def init_app(app: Flask) -> None:
+    """Register the API blueprints and their OpenAPI document on ``app``."""
     for key, value in API_SETTINGS.items():
         app.config.setdefault(key, value)
-    api.init_app(app)
+    # One Api per app: flask-smorest keeps the spec on the instance.
+    api = LocatorApi(app)
     from app.api import admin, routes
 
     api.register_blueprint(routes.bp)

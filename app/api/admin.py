@@ -1,24 +1,22 @@
 """Admin API: create, replace and delete locations and service areas, and upload imports.
 
-Every write needs a bearer token with the right scope (app/auth.py) and goes through the
+Every write needs a bearer token with the right scope (app/api/auth.py) and goes through the
 one import pipeline (app/importing.py), so it is validated exactly like a file row and
 written all or nothing.
 """
 
 from __future__ import annotations
 
-import re
-
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import fields, validate
 
 from app.api import schemas
+from app.api.auth import require_scope
 from app.api.common import json_response, problem_responses
-from app.api.errors import ApiError
+from app.api.inputs import Blueprint, Flag, StrictSchema, read_json_object
 from app.api.serialize import location_json
-from app.auth import require_scope
+from app.errors import InvalidInput, NotFound, TooLarge
 from app.extensions import db
 from app.importing import (
     ImportFileError,
@@ -27,32 +25,26 @@ from app.importing import (
     import_bytes,
     import_records,
 )
-from app.models import EXTERNAL_ID_PATTERN, SERVICE_AREA_MODES
+from app.limits import EXTERNAL_ID, MAX_SMALL_BODY_BYTES
+from app.models import SERVICE_AREA_MODES
 from app.queries.locations import delete_location, get_location
 
-EXTERNAL_ID = re.compile(EXTERNAL_ID_PATTERN)
 bp = Blueprint("api_admin", __name__, url_prefix="/api/v1", description="Admin writes")
 
 
-class ImportQuery(Schema):
-    class Meta:
-        unknown = RAISE
-
+class ImportQuery(StrictSchema):
     filename = fields.String(
         required=True,
         validate=validate.Regexp(r"^[\w.-]{1,100}\.(csv|geojson|json)$"),
         metadata={"description": "Tells the format: .csv, .geojson or .json."},
     )
-    skip_invalid = fields.Boolean(load_default=False)
-    dry_run = fields.Boolean(load_default=False)
-    make_valid = fields.Boolean(load_default=False)
+    skip_invalid = Flag(load_default=False)
+    dry_run = Flag(load_default=False)
+    make_valid = Flag(load_default=False)
 
 
-class MakeValidQuery(Schema):
-    class Meta:
-        unknown = RAISE
-
-    make_valid = fields.Boolean(load_default=False)
+class MakeValidQuery(StrictSchema):
+    make_valid = Flag(load_default=False)
 
 
 def _options(args: dict) -> ImportOptions:
@@ -64,24 +56,21 @@ def _options(args: dict) -> ImportOptions:
     )
 
 
-def _rejected(report: ImportReport) -> ApiError:
+def _rejected(report: ImportReport) -> InvalidInput:
     """Nothing was written: a 400 naming each rejected field."""
-    return ApiError(
-        400,
+    return InvalidInput(
         f"{len(report.rejected)} rejected; nothing written",
-        errors=[{"field": r.field, "message": r.message} for r in report.rejected],
+        errors=[{"field": r.field or "body", "message": r.message} for r in report.rejected],
     )
 
 
-def _json_object() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(
-            400,
-            "the body must be a JSON object",
-            errors=[{"field": None, "message": "not a JSON object"}],
-        )
-    return body
+def _polygon_body_bytes() -> int:
+    """A service-area body may carry a polygon of up to MAX_POLYGON_VERTICES vertices:
+    about 40 bytes a vertex in compact JSON, and room for whitespace."""
+    return min(
+        current_app.config["MAX_CONTENT_LENGTH"],
+        64 * current_app.config["MAX_POLYGON_VERTICES"] + MAX_SMALL_BODY_BYTES,
+    )
 
 
 @bp.route("/locations/<string:external_id>")
@@ -95,20 +84,26 @@ class LocationWrite(MethodView):
         `capabilities` may be a list or a ';'-separated string. `id` and other internal
         fields are refused.
         """
-        fields_ = dict(_json_object())
+        fields_ = dict(read_json_object(MAX_SMALL_BODY_BYTES))
         if isinstance(fields_.get("capabilities"), list):
             if not all(isinstance(c, str) for c in fields_["capabilities"]):
-                raise ApiError(
-                    400,
+                raise InvalidInput(
                     "capabilities must be strings",
-                    errors=[{"field": "capabilities", "message": "must be a list of strings"}],
+                    field="capabilities",
+                    message="must be a list of strings",
                 )
             fields_["capabilities"] = ";".join(fields_["capabilities"])
         if "external_id" in fields_ and fields_["external_id"] != external_id:
-            raise ApiError(
-                400,
+            raise InvalidInput(
                 "external_id differs from the URL",
-                errors=[{"field": "external_id", "message": "must match the URL"}],
+                field="external_id",
+                message="must match the URL",
+            )
+        if not EXTERNAL_ID.fullmatch(external_id):
+            raise InvalidInput(
+                f"{external_id!r} is not a valid external_id",
+                field="external_id",
+                message="1 to 128 of A-Z a-z 0-9 . _ : -",
             )
         fields_["external_id"] = external_id
         with db.transaction() as connection:
@@ -116,10 +111,7 @@ class LocationWrite(MethodView):
             if not report.applied:
                 raise _rejected(report)
             row = get_location(connection, external_id)
-        status = 201 if report.created else 200
-        response = json_response(location_json(row))
-        response.status_code = status
-        return response
+        return json_response(location_json(row), status=201 if report.created else 200)
 
     @require_scope("write")
     @bp.response(204)
@@ -130,14 +122,14 @@ class LocationWrite(MethodView):
             if not EXTERNAL_ID.fullmatch(external_id) or not delete_location(
                 connection, external_id
             ):
-                raise ApiError(404, f"no location with external_id {external_id!r}")
+                raise _no_location(external_id)
         return "", 204
 
 
 @bp.route("/locations/<string:external_id>/service-areas/<string:mode>")
 class ServiceAreaWrite(MethodView):
     @require_scope("write")
-    @bp.arguments(MakeValidQuery, location="query", as_kwargs=False, unknown=RAISE)
+    @bp.query(MakeValidQuery)
     @bp.response(200, description="Which area was written, and whether it is new (201).")
     @problem_responses(bp, 400, 401, 403, 404, 413, 503)
     def put(self, args, external_id, mode):
@@ -148,19 +140,18 @@ class ServiceAreaWrite(MethodView):
         polygon instead of refusing it.
         """
         if mode not in SERVICE_AREA_MODES:
-            raise ApiError(404, f"no service-area mode {mode!r}")
-        body = _json_object()
+            raise NotFound(
+                f"no service-area mode {mode!r}",
+                field="mode",
+                message=f"one of {', '.join(SERVICE_AREA_MODES)}",
+            )
+        body = read_json_object(_polygon_body_bytes())
         unknown = [key for key in body if key not in ("geometry", "radius_m")]
         if unknown or ("geometry" in body) == ("radius_m" in body):
-            raise ApiError(
-                400,
+            raise InvalidInput(
                 "give exactly one of geometry or radius_m",
-                errors=[
-                    {
-                        "field": unknown[0] if unknown else "geometry",
-                        "message": "give geometry or radius_m",
-                    }
-                ],
+                field=unknown[0] if unknown else "geometry",
+                message="give geometry or radius_m",
             )
         fields_ = {"location_external_id": external_id, "mode": mode}
         if "radius_m" in body:
@@ -171,19 +162,25 @@ class ServiceAreaWrite(MethodView):
             )
             if not report.applied:
                 if any(r.field == "location_external_id" for r in report.rejected):
-                    raise ApiError(404, f"no location with external_id {external_id!r}")
+                    raise _no_location(external_id)
+                if any("too many vertices" in r.message for r in report.rejected):
+                    raise TooLarge(
+                        "the polygon has too many vertices",
+                        errors=[
+                            {"field": "geometry", "message": r.message} for r in report.rejected
+                        ],
+                    )
                 raise _rejected(report)
-        response = json_response(
-            {"location_id": external_id, "mode": mode, "created": bool(report.created)}
+        return json_response(
+            {"location_id": external_id, "mode": mode, "created": bool(report.created)},
+            status=201 if report.created else 200,
         )
-        response.status_code = 201 if report.created else 200
-        return response
 
 
 @bp.route("/imports")
 class Imports(MethodView):
     @require_scope("import")
-    @bp.arguments(ImportQuery, location="query", as_kwargs=False, unknown=RAISE)
+    @bp.query(ImportQuery)
     @bp.response(200, description="The import report: created, updated, unchanged, rejected.")
     @problem_responses(bp, 400, 401, 403, 413, 503)
     def post(self, args):
@@ -197,12 +194,9 @@ class Imports(MethodView):
                     connection, args["filename"], request.get_data(), _options(args)
                 )
         except ImportFileError as error:
-            raise ApiError(
-                400, str(error), errors=[{"field": "body", "message": str(error)}]
-            ) from error
+            raise InvalidInput(str(error), field="body") from error
         if report.rejected and not report.applied and not report.dry_run:
-            raise ApiError(
-                400,
+            raise InvalidInput(
                 f"{len(report.rejected)} rows rejected; nothing written",
                 errors=[
                     {"field": f"{report.unit} {r.row}: {r.field}", "message": r.message}
@@ -210,3 +204,11 @@ class Imports(MethodView):
                 ],
             )
         return json_response(report.as_dict())
+
+
+def _no_location(external_id: str) -> NotFound:
+    return NotFound(
+        f"no location with external_id {external_id!r}",
+        field="external_id",
+        message="no such location",
+    )

@@ -1,116 +1,98 @@
 """Request and response schemas: they validate input and generate the OpenAPI document.
 
-Numbers in query strings go through app.geo's strict parser, the one coordinate parser:
-Python's float() would accept "NaN", "inf", "1e999" and "1_0".
+Request fields come from app/api/inputs.py, the one strict input layer; the limits
+from app/limits.py.
 """
 
 from __future__ import annotations
 
-from marshmallow import (
-    RAISE,
-    Schema,
-    ValidationError,
-    fields,
-    validate,
-    validates_schema,
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from app.api.inputs import (
+    BBox,
+    BodySchema,
+    Flag,
+    Instant,
+    Integer,
+    Latitude,
+    Longitude,
+    Number,
+    StrictSchema,
+    Text,
+    choices,
 )
-
-from app.geo import InvalidValue, parse_latitude, parse_longitude, parse_number
+from app.limits import (
+    DEFAULT_GEOCODE_LIMIT,
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_PICKUP_LIMIT,
+    DEFAULT_RADIUS_M,
+    DEFAULT_SERVED_BY,
+    DEFAULT_SERVICE_AREAS,
+    MAX_CURSOR_LENGTH,
+    MAX_GEOCODE_LIMIT,
+    MAX_PAGE_SIZE,
+    MAX_PICKUP_LIMIT,
+    MAX_POINT_ID_LENGTH,
+    MAX_QUERY_TEXT,
+    MAX_RADIUS_M,
+    MAX_SERVED_BY,
+    MAX_SERVICE_AREAS,
+    MAX_SIMPLIFY_M,
+)
 from app.models import CAPABILITIES, KINDS, SERVICE_AREA_MODES, STATUSES
-from app.pickup import DEFAULT_RADIUS_M
-
-MAX_RADIUS_M = 1_000_000
-MAX_PICKUP_LIMIT = 100
-DEFAULT_PICKUP_LIMIT = 10
-MAX_PAGE_SIZE = 500
-DEFAULT_PAGE_SIZE = 50
 
 
-class StrictNumber(fields.Float):
-    """A finite decimal number: no NaN, infinity, underscores or hex."""
-
-    parser = staticmethod(parse_number)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        try:
-            return self.parser(value)
-        except InvalidValue as error:
-            raise ValidationError(str(error)) from error
+def _kinds():
+    return choices(KINDS, "Repeatable.")
 
 
-class Latitude(StrictNumber):
-    parser = staticmethod(parse_latitude)
+def _capabilities():
+    return choices(CAPABILITIES, "Repeatable; all must be present (AND).")
 
 
-class Longitude(StrictNumber):
-    parser = staticmethod(parse_longitude)
+def _modes(description: str = "Repeatable; default every mode."):
+    return choices(SERVICE_AREA_MODES, description)
 
 
-class CleanString(fields.String):
-    """Text without control characters: PostgreSQL refuses NUL, and none belong here."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if any(ord(c) < 32 or ord(c) == 127 for c in text):
-            raise ValidationError("must not contain control characters")
-        return text
-
-
-class StrictInteger(fields.Integer):
-    """A whole number written plainly ("10", not "1e1", "10.0" or "1_0")."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str) or not value.strip().lstrip("+-").isdigit():
-            raise ValidationError("must be a whole number")
-        return int(value)
-
-
-class BBox(fields.String):
-    """minLon,minLat,maxLon,maxLat; minLon > maxLon means the box crosses the antimeridian."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        parts = str(value).split(",")
-        if len(parts) != 4:
-            raise ValidationError("must be minLon,minLat,maxLon,maxLat")
-        try:
-            min_lon, max_lon = parse_longitude(parts[0]), parse_longitude(parts[2])
-            min_lat, max_lat = parse_latitude(parts[1]), parse_latitude(parts[3])
-        except InvalidValue as error:
-            raise ValidationError(str(error)) from error
-        if min_lat > max_lat:
-            raise ValidationError("minLat must not be greater than maxLat")
-        return (min_lon, min_lat, max_lon, max_lat)
-
-
-def _kind_list():
-    return fields.List(
-        fields.String(validate=validate.OneOf(KINDS)),
-        metadata={"description": f"Repeatable. One of: {', '.join(KINDS)}."},
+def _cursor():
+    return Text(
+        max_length=MAX_CURSOR_LENGTH,
+        metadata={"description": "Opaque: the next_cursor of the previous page."},
     )
 
 
-def _capability_list():
-    return fields.List(
-        fields.String(validate=validate.OneOf(CAPABILITIES)),
+def _bbox(description: str = "minLon,minLat,maxLon,maxLat (WGS84)."):
+    return BBox(
+        metadata={"description": f"{description} minLon > maxLon crosses the antimeridian."}
+    )
+
+
+def _served_limit(json: bool = False):
+    return Integer(
+        json=json,
+        load_default=DEFAULT_SERVED_BY,
+        validate=validate.Range(min=1, max=MAX_SERVED_BY),
+        metadata={"description": f"Nearest serving areas listed per point (1..{MAX_SERVED_BY})."},
+    )
+
+
+def _simplify():
+    return Number(
+        load_default=0,
+        validate=validate.Range(min=0, max=MAX_SIMPLIFY_M),
         metadata={
-            "description": "Repeatable; all must be present (AND). "
-            f"One of: {', '.join(CAPABILITIES)}."
+            "description": "Simplify geometries for display, tolerance in metres "
+            f"(0..{MAX_SIMPLIFY_M}; 0 = exact). The shapes stay valid."
         },
     )
 
 
-class StrictQuery(Schema):
-    """Unknown parameters are refused, so a typo never silently widens a search."""
-
-    class Meta:
-        unknown = RAISE
-
-
-class OriginQuery(StrictQuery):
+class OriginQuery(StrictSchema):
     lat = Latitude(metadata={"description": "Latitude of the origin, WGS84 degrees (-90..90)."})
     lon = Longitude(metadata={"description": "Longitude of the origin, WGS84 degrees (-180..180)."})
-    q = CleanString(
-        validate=validate.Length(min=1, max=200),
+    q = Text(
+        max_length=MAX_QUERY_TEXT,
+        blank=False,
         metadata={"description": "Free-text origin (postcode or place), instead of lat/lon."},
     )
 
@@ -126,31 +108,23 @@ class OriginQuery(StrictQuery):
 
 
 class PickupPointsQuery(OriginQuery):
-    radius = StrictNumber(
+    radius = Number(
         load_default=DEFAULT_RADIUS_M,
         validate=validate.Range(min=1, max=MAX_RADIUS_M),
         metadata={"description": f"Search radius in geodesic metres (1..{MAX_RADIUS_M})."},
     )
-    limit = StrictInteger(
+    limit = Integer(
         load_default=DEFAULT_PICKUP_LIMIT,
         validate=validate.Range(min=1, max=MAX_PICKUP_LIMIT),
         metadata={"description": f"Results per page (1..{MAX_PICKUP_LIMIT})."},
     )
-    kind = _kind_list()
-    capability = _capability_list()
-    open_at = fields.AwareDateTime(
-        format="iso",
-        metadata={"description": "Only locations open at this ISO 8601 time (with offset)."},
+    kind = _kinds()
+    capability = _capabilities()
+    open_at = Instant(
+        metadata={"description": "Only locations open at this ISO 8601 time (with offset)."}
     )
-    open_now = fields.Boolean(
-        metadata={"description": "true: only locations open now."},
-        truthy={"true", "1"},
-        falsy={"false", "0"},
-    )
-    cursor = CleanString(
-        validate=validate.Length(max=1000),
-        metadata={"description": "Opaque: the next_cursor of the previous page."},
-    )
+    open_now = Flag(metadata={"description": "true: only locations open now."})
+    cursor = _cursor()
     format = fields.String(
         validate=validate.OneOf(["json", "geojson"]),
         metadata={"description": "geojson: a FeatureCollection (or Accept: application/geo+json)."},
@@ -162,89 +136,49 @@ class PickupPointsQuery(OriginQuery):
             raise ValidationError("give open_at or open_now=true, not both", "open_now")
 
 
-class LocationsQuery(StrictQuery):
-    kind = _kind_list()
-    capability = _capability_list()
-    status = fields.List(
-        fields.String(validate=validate.OneOf(STATUSES)),
-        metadata={"description": "Repeatable. Default: every status."},
-    )
-    bbox = BBox(
-        metadata={
-            "description": "minLon,minLat,maxLon,maxLat (WGS84). minLon > maxLon crosses "
-            "the antimeridian."
-        }
-    )
-    limit = StrictInteger(
+class LocationsQuery(StrictSchema):
+    kind = _kinds()
+    capability = _capabilities()
+    status = choices(STATUSES, "Repeatable. Default: every status.")
+    bbox = _bbox()
+    limit = Integer(
         load_default=DEFAULT_PAGE_SIZE,
         validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
         metadata={"description": f"Results per page (1..{MAX_PAGE_SIZE})."},
     )
-    cursor = CleanString(
-        validate=validate.Length(max=1000),
-        metadata={"description": "Opaque: the next_cursor of the previous page."},
-    )
+    cursor = _cursor()
 
 
-class GeocodeQuery(StrictQuery):
-    q = CleanString(
+class GeocodeQuery(StrictSchema):
+    q = Text(
         required=True,
-        validate=validate.Length(min=1, max=200),
+        max_length=MAX_QUERY_TEXT,
+        blank=False,
         metadata={"description": "A US postcode, or a place name (optionally 'name, ST')."},
     )
-    limit = StrictInteger(load_default=5, validate=validate.Range(min=1, max=20))
-
-
-MAX_SIMPLIFY_M = 10_000
-MAX_SERVICE_AREAS = 5_000
-
-
-def _mode_list(description: str):
-    return fields.List(
-        fields.String(validate=validate.OneOf(SERVICE_AREA_MODES)),
-        metadata={"description": f"{description} One of: {', '.join(SERVICE_AREA_MODES)}."},
+    limit = Integer(
+        load_default=DEFAULT_GEOCODE_LIMIT,
+        validate=validate.Range(min=1, max=MAX_GEOCODE_LIMIT),
+        metadata={"description": f"Candidates at most (1..{MAX_GEOCODE_LIMIT})."},
     )
-
-
-def _simplify():
-    return StrictNumber(
-        load_default=0,
-        validate=validate.Range(min=0, max=MAX_SIMPLIFY_M),
-        metadata={
-            "description": "Simplify geometries for display, tolerance in metres "
-            f"(0..{MAX_SIMPLIFY_M}; 0 = exact). Topology is preserved."
-        },
-    )
-
-
-def _served_limit():
-    return StrictInteger(
-        load_default=10,
-        validate=validate.Range(min=1, max=MAX_SERVED_BY),
-        metadata={"description": f"Nearest serving areas listed per point (1..{MAX_SERVED_BY})."},
-    )
-
-
-MAX_SERVED_BY = 100
 
 
 class CoverageQuery(OriginQuery):
-    mode = _mode_list("Repeatable; default every mode.")
+    mode = _modes()
     limit = _served_limit()
 
 
-class BatchPointSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    id = CleanString(validate=validate.Length(max=128), metadata={"description": "Echoed back."})
-    lat = Latitude(required=True)
-    lon = Longitude(required=True)
+class BatchPointSchema(StrictSchema):
+    id = Text(max_length=MAX_POINT_ID_LENGTH, metadata={"description": "Echoed back."})
+    lat = Latitude(json=True, required=True)
+    lon = Longitude(json=True, required=True)
 
 
-class CoverageBatchBody(Schema):
-    class Meta:
-        unknown = RAISE
+class CoverageBatchBody(BodySchema):
+    # The cap on points decides the cap on bytes: a body that cannot hold a valid batch
+    # is refused before it is read (a 29 MB batch used to be parsed point by point).
+    MAX_BYTES = "COVERAGE_BATCH_MAX_BYTES"
+    LIST_CAPS = {"points": "COVERAGE_BATCH_MAX"}
 
     points = fields.List(
         fields.Nested(BatchPointSchema),
@@ -252,33 +186,32 @@ class CoverageBatchBody(Schema):
         validate=validate.Length(min=1),
         metadata={"description": "Up to COVERAGE_BATCH_MAX points (default 1000)."},
     )
-    mode = _mode_list("Default every mode.")
-    limit = fields.Integer(
-        load_default=10,
-        strict=True,
-        validate=validate.Range(min=1, max=MAX_SERVED_BY),
-        metadata={"description": f"Nearest serving areas listed per point (1..{MAX_SERVED_BY})."},
-    )
+    mode = _modes("Default every mode.")
+    limit = _served_limit(json=True)
 
 
-class ServiceAreasQuery(StrictQuery):
-    location_id = CleanString(
-        validate=validate.Length(min=1, max=128),
+class ServiceAreasQuery(StrictSchema):
+    location_id = Text(
+        max_length=128,
         metadata={"description": "The location's external_id."},
     )
-    mode = _mode_list("Repeatable; default every mode.")
-    bbox = BBox(metadata={"description": "minLon,minLat,maxLon,maxLat (WGS84)."})
+    mode = _modes()
+    bbox = _bbox()
     simplify = _simplify()
-    limit = StrictInteger(load_default=1000, validate=validate.Range(min=1, max=MAX_SERVICE_AREAS))
+    limit = Integer(
+        load_default=DEFAULT_SERVICE_AREAS,
+        validate=validate.Range(min=1, max=MAX_SERVICE_AREAS),
+        metadata={"description": f"Features at most (1..{MAX_SERVICE_AREAS})."},
+    )
 
 
-class CoverageSummaryQuery(StrictQuery):
-    region = CleanString(
-        validate=validate.Length(min=1, max=128),
+class CoverageSummaryQuery(StrictSchema):
+    region = Text(
+        max_length=128,
         metadata={"description": "An imported region's region_id (or give bbox)."},
     )
-    bbox = BBox(metadata={"description": "minLon,minLat,maxLon,maxLat (or give region)."})
-    mode = _mode_list("Repeatable; default every mode.")
+    bbox = _bbox("The box to summarise (or give region).")
+    mode = _modes()
     simplify = _simplify()
 
     @validates_schema

@@ -50,3 +50,13 @@ def feature_collection(items: list[dict], **members) -> dict:
         ],
         **members,
     }
+
+
+def served_json(answer: dict) -> dict:
+    """A coverage answer (app/services/coverage.py) with distances to a tenth of a metre."""
+    return {
+        **answer,
+        "served_by": [
+            {**row, "distance_m": round(row["distance_m"], 1)} for row in answer["served_by"]
+        ],
+    }

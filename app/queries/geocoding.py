@@ -53,6 +53,9 @@ def replace_places(connection: Connection, rows: Iterable[tuple]) -> int:
         )
     )
     connection.execute(text("DROP TABLE staging_places"))
+    # Fresh statistics, or the planner guesses the trigram search's selectivity and may
+    # scan the table, computing the similarity of every row.
+    connection.execute(text("ANALYZE places"))
     return count
 
 
@@ -74,29 +77,25 @@ def postcode_candidates(
     return as_dicts(result)
 
 
-def name_candidates(
-    connection: Connection,
-    search_name: str,
-    qualifier: str | None,
-    limit: int,
-    reach_m: float,
-    margin: float,
-) -> list[dict]:
-    """Places whose normalised name is similar to ``search_name`` (pg_trgm, typo-tolerant).
-
-    ``qualifier`` (the part after a comma, such as a state or country code) lifts the
-    places it names above namesakes elsewhere. Among equally similar names, places near
-    the network come first, so the limit never cuts the namesake a shopper can use.
-    near_network is checked for the places within ``margin`` of the best similarity
-    (the namesakes that compete) and is NULL for the rest.
-    """
-    result = connection.execute(
-        text(
-            f"""
+# The name search, bounded before it starts whatever the text:
+# - a text without trigrams (emoji, punctuation, nothing left after normalising) asks
+#   nothing: show_trgm() decides, as the index does (the database's locale says which
+#   characters make words), and the planner folds the test into a one-time filter, so
+#   neither the index (which would read every entry for an empty trigram set) nor the
+#   table is touched;
+# - otherwise the GIN index yields the candidates, the only rows whose similarity is
+#   computed: those sharing enough trigrams with the text for `%` to hold;
+# - of the matches only the best :pool by the final order's first keys are ranked, so
+#   the near-network probes and the sort are bounded too, however common the trigrams.
+_NAME_CANDIDATES = text(
+    f"""
 WITH matches AS (
     SELECT *, similarity(search_name, :q) AS similarity,
            (upper(admin) = :qualifier OR upper(country) = :qualifier) AS qualified
-    FROM places WHERE search_name % :q
+    FROM places
+    WHERE search_name % :q AND cardinality(show_trgm(:q)) > 0
+    ORDER BY qualified DESC NULLS LAST, similarity DESC, population DESC, id
+    LIMIT :pool
 )
 SELECT {_CANDIDATE_COLUMNS}, similarity, qualified,
        CASE WHEN similarity >= (SELECT max(similarity) FROM matches) - :margin
@@ -106,13 +105,37 @@ ORDER BY qualified DESC NULLS LAST, similarity DESC, near_network DESC NULLS LAS
          population DESC, id
 LIMIT :limit
 """
-        ),
+)
+
+
+def name_candidates(
+    connection: Connection,
+    search_name: str,
+    qualifier: str | None,
+    limit: int,
+    reach_m: float,
+    margin: float,
+    pool: int,
+) -> list[dict]:
+    """Places whose normalised name is similar to ``search_name`` (pg_trgm, typo-tolerant).
+
+    ``qualifier`` (the part after a comma, such as a state or country code) lifts the
+    places it names above namesakes elsewhere. Among equally similar names, places near
+    the network come first, so the limit never cuts the namesake a shopper can use.
+    near_network is checked for the places within ``margin`` of the best similarity
+    (the namesakes that compete) and is NULL for the rest. Only the best ``pool``
+    matches (qualified first, then by similarity and population) are ranked: more than
+    that many equally good namesakes is a query no ranking can answer anyway.
+    """
+    result = connection.execute(
+        _NAME_CANDIDATES,
         {
             "q": search_name,
             "qualifier": qualifier,
             "limit": limit,
             "reach": reach_m,
             "margin": margin,
+            "pool": pool,
         },
     )
     return as_dicts(result)

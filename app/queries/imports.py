@@ -35,6 +35,11 @@ class StagingTable(Staging):
     target: str  # the real table the rows are upserted into
     update_sql: str  # changes existing rows that differ; returns nothing
     insert_sql: str  # adds rows whose key is new
+    also_written: tuple[str, ...] = ()  # tables the target's triggers write to
+
+    @property
+    def written_tables(self) -> tuple[str, ...]:
+        return (self.target, *self.also_written)
 
 
 LOCATIONS = StagingTable(
@@ -120,6 +125,7 @@ JOIN locations AS l ON l.external_id = s.location_external_id
 WHERE NOT EXISTS (
     SELECT 1 FROM service_areas AS a WHERE a.location_id = l.id AND a.mode = s.mode)
 """,
+    also_written=("service_area_parts",),  # the subdividing trigger (migration 0004)
 )
 
 REGIONS = StagingTable(
@@ -198,6 +204,32 @@ def upsert_from_staging(
     # Dropped now, not at commit: the caller's transaction may run another import.
     connection.execute(text(f"DROP TABLE {table.name}"))
     return created, updated
+
+
+# An import that wrote at least this share of a table's rows refreshes its statistics.
+ANALYZE_MIN_SHARE = 0.1
+
+
+def analyze_written_tables(connection: Connection, table: StagingTable, written: int) -> bool:
+    """ANALYZE the tables an import wrote to, when it changed a large share of them.
+
+    Without statistics after a bulk load the planner guesses the selectivity of every
+    filter and may pick a plan a hundred times slower than the right one, until
+    autovacuum analyzes the table (up to a minute or more after the commit). Run in the
+    import's transaction, so the new rows and their statistics become visible together.
+    A small import into a large table (one record through the admin API) is left to
+    autovacuum: ANALYZE samples up to 30,000 rows whatever the change, which a one-row
+    write should not pay. Returns whether it ran.
+    """
+    size = connection.execute(
+        text("SELECT reltuples FROM pg_class WHERE oid = CAST(:table AS regclass)"),
+        {"table": table.target},
+    ).scalar_one()
+    if written <= 0 or written < ANALYZE_MIN_SHARE * max(size, 0):
+        return False
+    for name in table.written_tables:
+        connection.execute(text(f"ANALYZE {name}"))
+    return True
 
 
 def _secondary_indexes(connection: Connection, target: str) -> list[tuple[str, str]]:

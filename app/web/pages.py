@@ -25,8 +25,8 @@ from flask import (
     url_for,
 )
 
-from app.api.errors import ApiError
-from app.pickup import DEFAULT_RADIUS_M
+from app.errors import NotFound
+from app.limits import DEFAULT_RADIUS_M, MAX_RADIUS_M
 from app.web import i18n
 from app.web.planner import map_assets
 from app.web.return_urls import ReturnUrlAllowList
@@ -46,7 +46,6 @@ MARKERCLUSTER_VERSION = xstatic.pkg.leaflet_markercluster.VERSION
 # The filters a shopper is offered (pickup itself is implied by /pickup-points).
 SHOPPER_KINDS = ("store", "convenience_store", "locker", "warehouse")
 SHOPPER_CAPABILITIES = ("cold_chain", "frozen", "returns", "bulky", "cash", "accessible")
-MAX_RADIUS_M = 1_000_000  # the API's own maximum: "widen the radius" stops there
 PAGE_SIZE = 20
 MAX_STATE_LENGTH = 512
 _TRUE = {"1", "true", "yes", "on"}
@@ -56,7 +55,7 @@ _TRUE = {"1", "true", "yes", "on"}
 def markercluster_asset(version: str, filename: str):
     """Leaflet.markercluster's JS and CSS from the pinned XStatic package; cached long."""
     if version != MARKERCLUSTER_VERSION:
-        raise ApiError(404, f"Leaflet.markercluster {version} is not served here")
+        raise NotFound(f"Leaflet.markercluster {version} is not served here", field="version")
     return send_from_directory(MARKERCLUSTER_DIR, filename, max_age=365 * 24 * 3600)
 
 

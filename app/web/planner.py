@@ -12,23 +12,22 @@ import xstatic.pkg.leaflet
 from flask import Blueprint, current_app, render_template, request, send_from_directory, url_for
 
 from app import maps
-from app.api.errors import ApiError
+from app.errors import InvalidInput, NotFound
 from app.extensions import db
-from app.geo import bbox_polygon, metres_to_degrees
+from app.geo import metres_to_degrees
+from app.limits import MAX_MARKERS, MAX_SERVICE_AREAS
 from app.models import KINDS, SERVICE_AREA_MODES
-from app.queries import coverage
-from app.queries.locations import get_location, list_locations
 from app.security import allow_inline_scripts
+from app.services import coverage, locations
 
 bp = Blueprint("planner", __name__, template_folder="templates")
 
 # Display only: ~30 m is below what a screen shows at city zoom, and it cuts the
 # vertices of radius circles (128 each) enough that 5,000 areas stay responsive.
 DISPLAY_TOLERANCE_DEG = metres_to_degrees(30)
-# Beyond this many areas or markers a browser struggles; the page says when it cut.
-MAX_SERVICE_AREAS = 5000
-MAX_MARKERS = 5000
-SHOWN_STATUSES = ["active", "temporarily_closed"]
+# Beyond MAX_SERVICE_AREAS areas or MAX_MARKERS markers a browser struggles; the page
+# says when it cut.
+SHOWN_STATUSES = frozenset({"active", "temporarily_closed"})
 
 LEAFLET_DIR = xstatic.pkg.leaflet.BASE_DIR
 LEAFLET_VERSION = xstatic.pkg.leaflet.VERSION
@@ -38,7 +37,7 @@ LEAFLET_VERSION = xstatic.pkg.leaflet.VERSION
 def leaflet_asset(version: str, filename: str):
     """Leaflet's JS, CSS and images; the version in the URL lets browsers cache for long."""
     if version != LEAFLET_VERSION:
-        raise ApiError(404, f"Leaflet {version} is not served here")
+        raise NotFound(f"Leaflet {version} is not served here", field="version")
     return send_from_directory(LEAFLET_DIR, filename, max_age=365 * 24 * 3600)
 
 
@@ -75,42 +74,38 @@ def planner():
     regions = coverage.regions(connection)
     region = _selected_region(regions, request.args.get("region", ""))
     bbox = maps.bbox_of([region["geometry"]]) if region else None
-    bbox_wkb = bbox_polygon(bbox).wkb if bbox else None
 
-    areas = coverage.service_areas(
+    areas = coverage.display_areas(
         connection,
         location_external_id=None,
         modes=modes,
-        bbox_wkb=bbox_wkb,
+        bbox=bbox,
         simplify_deg=DISPLAY_TOLERANCE_DEG,
         limit=MAX_SERVICE_AREAS + 1,
     )
-    locations = list_locations(
+    page = locations.list_locations(
         connection,
-        kinds=list(KINDS),
-        capabilities=[],
-        statuses=SHOWN_STATUSES,
-        bbox=bbox,
-        limit=MAX_MARKERS + 1,
-        after_id=None,
+        locations.LocationSearch(
+            kinds=frozenset(KINDS), statuses=SHOWN_STATUSES, bbox=bbox, limit=MAX_MARKERS
+        ),
     )
+    markers = page.results
     summaries = {}
     if region:
-        for mode in modes:
-            summaries[mode] = coverage.coverage_of(
-                connection,
-                region_id=region["region_id"],
-                bbox_wkb=None,
-                mode=mode,
-                simplify_deg=DISPLAY_TOLERANCE_DEG,
-                # A map's figures need not be exact to the metre: simplifying the areas
-                # first makes the unions several times faster with thousands of areas.
-                work_tolerance_deg=DISPLAY_TOLERANCE_DEG,
-            )
+        summaries = coverage.summary(
+            connection,
+            region_id=region["region_id"],
+            bbox=None,
+            modes=modes,
+            simplify_deg=DISPLAY_TOLERANCE_DEG,
+            # A map's figures need not be exact to the metre: simplifying the areas first
+            # makes the unions several times faster with thousands of areas.
+            work_tolerance_deg=DISPLAY_TOLERANCE_DEG,
+        )
     fmap = maps.planner_map(
         region=region,
         service_areas=areas[:MAX_SERVICE_AREAS],
-        locations=locations[:MAX_MARKERS],
+        locations=markers,
         coverage=summaries,
         modes=modes,
         assets=map_assets(),
@@ -130,8 +125,8 @@ def planner():
         summaries=summaries,
         area_count=min(len(areas), MAX_SERVICE_AREAS),
         areas_cut=len(areas) > MAX_SERVICE_AREAS,
-        marker_count=min(len(locations), MAX_MARKERS),
-        markers_cut=len(locations) > MAX_MARKERS,
+        marker_count=len(markers),
+        markers_cut=page.next_after is not None,
         max_areas=MAX_SERVICE_AREAS,
         max_markers=MAX_MARKERS,
     )
@@ -142,14 +137,12 @@ def planner():
 def location_page(external_id: str):
     """One location: its details, and its service areas on a map."""
     connection = db.connection()
-    location = get_location(connection, external_id)
-    if location is None:
-        raise ApiError(404, f"no location with external_id {external_id!r}")
-    areas = coverage.service_areas(
+    location = locations.get_location(connection, external_id)
+    areas = coverage.display_areas(
         connection,
         location_external_id=external_id,
         modes=list(SERVICE_AREA_MODES),
-        bbox_wkb=None,
+        bbox=None,
         simplify_deg=DISPLAY_TOLERANCE_DEG,
         limit=MAX_SERVICE_AREAS,
     )
@@ -176,12 +169,10 @@ def _selected_modes(values: list[str]) -> list[str]:
     """The ?mode= values in the canonical order; none means every mode."""
     unknown = sorted(set(values) - set(SERVICE_AREA_MODES))
     if unknown:
-        raise ApiError(
-            400,
+        raise InvalidInput(
             f"unknown mode {unknown[0]!r}",
-            errors=[
-                {"field": "mode", "message": f"must be one of {', '.join(SERVICE_AREA_MODES)}"}
-            ],
+            field="mode",
+            message=f"must be one of {', '.join(SERVICE_AREA_MODES)}",
         )
     return [mode for mode in SERVICE_AREA_MODES if mode in values] or list(SERVICE_AREA_MODES)
 
@@ -193,8 +184,4 @@ def _selected_region(regions: list[dict], region_id: str) -> dict | None:
     for region in regions:
         if region["region_id"] == region_id:
             return region
-    raise ApiError(
-        404,
-        f"no region {region_id!r}",
-        errors=[{"field": "region", "message": "no such region"}],
-    )
+    raise NotFound(f"no region {region_id!r}", field="region", message="no such region")

@@ -2,9 +2,9 @@
 
 Fixtures for every e2e test:
 - ``e2e_database_url``: a committed database (``locator_e2e``) beside the test database,
-  migrated, with the demo network and the gazetteer; dropped at the end. A server thread
-  cannot share the per-test rolled-back connection, hence a database of its own. Tests
-  should treat it as read-only, or undo what they write.
+  migrated, with the demo network and the gazetteer; dropped at the end. It is shared
+  by the whole session and not emptied after each test, so tests should treat it as
+  read-only, or undo what they write.
 - ``live_server``: ``create_app()`` on that database, served by werkzeug on 127.0.0.1 and a
   free port in a daemon thread, with no base tiles (``TILE_URL`` empty).
 - ``browser``: Debian's Chromium through Playwright (never a downloaded browser).
@@ -29,13 +29,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine
 from werkzeug.serving import make_server
 
-from app import create_app, schema
+from app import create_app
 from app.extensions import db
-from app.geocoding import load_gazetteer
-from app.importing import ImportOptions, load_demo_data
+from tests.conftest import load_demo
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -48,26 +47,16 @@ LOCAL_SCHEMES = {"data", "blob", "about"}
 
 
 @pytest.fixture(scope="session")
-def e2e_database_url(database_url):
+def e2e_database_url(clone_database):
     """A committed copy of the demo network in its own database on the test server."""
-    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {E2E_DATABASE} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {E2E_DATABASE}"))
-    url = make_url(database_url).set(database=E2E_DATABASE).render_as_string(hide_password=False)
-    engine = create_engine(url)
-    try:
-        schema.upgrade(engine)
-        with engine.begin() as connection:
-            for report in load_demo_data(connection, ImportOptions()):
-                assert not report.rejected, report
-            load_gazetteer(connection)
-    finally:
-        engine.dispose()
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {E2E_DATABASE} WITH (FORCE)"))
-    admin.dispose()
+    with clone_database(E2E_DATABASE) as url:
+        engine = create_engine(url)
+        try:
+            with engine.begin() as connection:
+                load_demo(connection)
+        finally:
+            engine.dispose()
+        yield url
 
 
 @dataclass

@@ -7,7 +7,7 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 
-from app.web.planner import MAX_SERVICE_AREAS
+from app.limits import MAX_SERVICE_AREAS
 
 REGION_ID = "e2e-scale-grid"
 GRID = 41  # 41 x 41 = 1,681 locations with 3 modes each: 5,043 areas, over the cap

@@ -11,16 +11,10 @@ import opening_hours
 import pytest
 from pyproj import Geod
 
-from app.importing import ImportOptions, import_stream, load_demo_data
+from app.importing import ImportOptions, import_stream
 
 GEOD = Geod(ellps="WGS84")
 DC = "lat=38.9072&lon=-77.0369"
-
-
-@pytest.fixture
-def demo(connection):
-    for report in load_demo_data(connection, ImportOptions()):
-        assert not report.rejected
 
 
 def problem_fields(response):
@@ -209,6 +203,7 @@ def test_only_pickup_points_make_a_place_near_the_network(client, connection):
         csv = "external_id,name,kind,lat,lon,capabilities\n" + row + "\n"
         report = import_stream(connection, "one.csv", io.StringIO(csv), ImportOptions())
         assert report.applied and not report.rejected
+        connection.commit()
 
     # A warehouse without the pickup capability, 1 km from Springfield, VA.
     add("wh-1,Depot,warehouse,38.7893,-77.1750,delivery")
@@ -265,6 +260,7 @@ def test_locations_bbox_and_the_antimeridian(client, connection, tmp_path):
         "east,East,locker,-16.5,179.9\nwest,West,locker,-16.5,-179.9\nfar,Far,locker,-16.5,170\n"
     )
     import_file(connection, path, ImportOptions())
+    connection.commit()
     across = client.get("/api/v1/locations?bbox=179.5,-17,-179.5,-16").json["results"]
     assert {r["external_id"] for r in across} == {"east", "west"}
     normal = client.get("/api/v1/locations?bbox=169,-17,171,-16").json["results"]

@@ -8,26 +8,7 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 
-from app import create_app
 from app.extensions import db
-
-
-@pytest.fixture
-def make_app(database_url):
-    """Apps with their own engines (not the test's pinned connection), disposed after."""
-    apps = []
-
-    def make(**settings):
-        app = create_app(
-            {"TESTING": True, "DATABASE_URL": database_url, "LOG_LEVEL": "CRITICAL", **settings}
-        )
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        with app.app_context():
-            db.dispose()
 
 
 def test_security_headers_on_every_response(client):
@@ -37,7 +18,8 @@ def test_security_headers_on_every_response(client):
         assert "script-src 'self';" in policy and "default-src 'self'" in policy
         assert "frame-ancestors 'self'" in policy
         assert headers["X-Content-Type-Options"] == "nosniff"
-        assert "Server" not in headers
+    # No Server header: gunicorn adds it, not the app, so test_server_limits.py checks it
+    # on a real gunicorn (the test client never sends one).
 
 
 def test_only_folium_and_swagger_pages_allow_inline_scripts(client):

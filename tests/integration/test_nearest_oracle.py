@@ -14,8 +14,10 @@ import io
 import numpy as np
 import pytest
 from pyproj import Geod
+from sqlalchemy import create_engine
 
 from app import create_app
+from app.extensions import db
 from app.importing import ImportOptions, import_stream
 from app.models import KINDS
 
@@ -94,28 +96,35 @@ def _csv(points: dict) -> str:
 
 
 @pytest.fixture(scope="module")
-def oracle_db(engine):
-    """The points imported once for the module, rolled back at its end; ids by index."""
-    with engine.connect() as connection:
-        transaction = connection.begin()
-        report = import_stream(connection, "oracle.csv", io.StringIO(_csv(POINTS)), ImportOptions())
-        assert report.created == len(POINTS["lat"]) and not report.rejected
-        rows = connection.exec_driver_sql(
-            "SELECT external_id, id FROM locations WHERE external_id LIKE 'o-%%'"
-        ).all()
+def oracle_db(clone_database):
+    """The points imported (committed) once, into a database of the module's own."""
+    with clone_database("locator_oracle") as url:
+        engine = create_engine(url)
+        try:
+            with engine.begin() as connection:
+                report = import_stream(
+                    connection, "oracle.csv", io.StringIO(_csv(POINTS)), ImportOptions()
+                )
+                assert report.created == len(POINTS["lat"]) and not report.rejected
+                rows = connection.exec_driver_sql(
+                    "SELECT external_id, id FROM locations WHERE external_id LIKE 'o-%%'"
+                ).all()
+        finally:
+            engine.dispose()
         ids = np.zeros(len(POINTS["lat"]), dtype=np.int64)
         for external_id, row_id in rows:
             ids[int(external_id[2:])] = row_id
-        yield connection, ids
-        transaction.rollback()
+        yield url, ids
 
 
 @pytest.fixture(scope="module")
-def api(oracle_db, database_url):
-    connection, _ = oracle_db
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"})
-    app.extensions["database"]["pinned_connection"] = connection
-    return app.test_client()
+def api(oracle_db, tmp_path_factory):
+    url, _ = oracle_db
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
+    app.instance_path = str(tmp_path_factory.mktemp("oracle-instance"))
+    yield app.test_client()
+    with app.app_context():
+        db.dispose()
 
 
 def oracle(ids, lat, lon, radius, limit, kinds=None, cold_chain=False):

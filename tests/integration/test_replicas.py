@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import NullPool, create_engine, text
 
 from app import create_app
-from app.auth import hash_token, new_token
+from app.services.tokens import hash_token, new_token
 from app.embedded_postgres import EmbeddedPostgres
 from app.extensions import db
 from app.queries.tokens import create_token

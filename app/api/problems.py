@@ -1,0 +1,142 @@
+"""The one problem+json path (RFC 9457): every error the app answers leaves through here.
+
+Services raise the errors of app/errors.py; this module alone knows their HTTP status.
+Every 4xx names the field at fault (a parameter, a body field, a header, or the path or
+method of the request itself), so a caller can always tell what to change.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+import orjson
+from flask import Flask, Response, request
+from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from werkzeug.exceptions import HTTPException
+
+from app import errors
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE_BASE = "https://locator.example/problems/"
+PROBLEM_JSON = "application/problem+json"
+
+# Most specific first: the first class an error is an instance of decides.
+STATUS_OF = (
+    (errors.OriginNotFound, 404),
+    (errors.NotFound, 404),
+    (errors.AmbiguousOrigin, 422),
+    (errors.TooLarge, 413),
+    (errors.UnsupportedMediaType, 415),
+    (errors.Unauthorized, 401),
+    (errors.Forbidden, 403),
+    (errors.InvalidInput, 400),
+    (errors.LocatorError, 400),
+)
+
+# Which part of the request a framework-level refusal is about.
+HTTP_FIELD = {
+    404: "path",
+    405: "method",
+    411: "Content-Length",
+    413: "body",
+    414: "path",
+    415: "Content-Type",
+    431: "headers",
+}
+
+
+def status_of(error: errors.LocatorError) -> int:
+    return next(status for kind, status in STATUS_OF if isinstance(error, kind))
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: list[dict] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict | None = None,
+) -> Response:
+    """A problem+json response."""
+    title = title or reason(status)
+    body = {
+        "type": PROBLEM_TYPE_BASE + title.lower().replace(" ", "-"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "errors": errors or [],
+        **(extra or {}),
+    }
+    response = Response(orjson.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    response.headers.update(headers or {})
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Every error, expected or not, leaves as problem+json without internals."""
+
+    @app.errorhandler(errors.LocatorError)
+    def locator_error(error: errors.LocatorError):
+        return problem(
+            status_of(error),
+            error.detail,
+            title=error.title,
+            errors=error.errors,
+            headers=error.headers,
+            extra=error.extra,
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        status = error.code or 500
+        # Werkzeug's own headers carry meaning: Allow on a 405, for one.
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        detail = error.description or reason(status)
+        if status == 405:
+            detail = f"{request.method} is not allowed here; allowed: {headers.get('Allow', '')}"
+        field = HTTP_FIELD.get(status, "request")
+        return problem(
+            status, detail, errors=[{"field": field, "message": detail}], headers=headers
+        )
+
+    @app.errorhandler(PoolTimeoutError)
+    def pool_exhausted(_error):
+        return problem(
+            503, "all database connections are busy; retry shortly", headers={"Retry-After": "1"}
+        )
+
+    @app.errorhandler(DataError)
+    def value_refused_by_the_database(error):
+        # A value the input layer let through but PostgreSQL cannot take: logged so that
+        # the input layer gets fixed, and still the caller's input, never a 500.
+        log.warning("database refused a value: %s", error.orig)
+        return problem(
+            400,
+            "a value in the request is not acceptable",
+            errors=[{"field": "request", "message": "a value is out of range"}],
+        )
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error):
+        log.warning("database unavailable: %s", error.orig)
+        return problem(
+            503,
+            "the database is unavailable or the query took too long; retry shortly",
+            headers={"Retry-After": "2"},
+        )
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unhandled error", exc_info=error)
+        return problem(500, "an unexpected error occurred")
+
+
+def reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,122 @@
+"""Coverage: who serves a point, the service areas of a network, and how well a region is
+covered. The planner's page and the API share these, so a figure is computed one way."""
+
+from __future__ import annotations
+
+import orjson
+from sqlalchemy import Connection
+
+from app.errors import NotFound
+from app.geo import bbox_polygon, metres_to_degrees
+from app.queries import coverage as sql
+
+
+def served_by(
+    connection: Connection, points: list[tuple[float, float]], modes: list[str], limit: int
+) -> list[dict]:
+    """For each (lon, lat): ``covered``, the ``modes`` that serve it, ``served_by_total``
+    and the nearest ``limit`` serving areas (``served_by``), in one statement."""
+    return [
+        {
+            "covered": answer["total"] > 0,
+            "modes": answer["modes"],
+            "served_by_total": answer["total"],
+            "served_by": answer["served_by"],
+        }
+        for answer in sql.served_by(connection, points, modes, limit)
+    ]
+
+
+def service_areas(
+    connection: Connection,
+    *,
+    location_external_id: str | None,
+    modes: list[str],
+    bbox: tuple[float, float, float, float] | None,
+    simplify_m: float = 0.0,
+    simplify_deg: float | None = None,
+    limit: int,
+) -> list[dict]:
+    """Service areas as GeoJSON features (geometry parsed), ``limit`` at most."""
+    rows = sql.service_areas(
+        connection,
+        location_external_id=location_external_id,
+        modes=modes,
+        bbox_wkb=bbox_polygon(bbox).wkb if bbox else None,
+        simplify_deg=metres_to_degrees(simplify_m) if simplify_deg is None else simplify_deg,
+        limit=limit,
+    )
+    return [
+        {
+            "type": "Feature",
+            "id": row.pop("id"),
+            "geometry": orjson.loads(row.pop("geometry")),
+            "properties": row,
+        }
+        for row in rows
+    ]
+
+
+def display_areas(
+    connection: Connection,
+    *,
+    location_external_id: str | None,
+    modes: list[str],
+    bbox: tuple[float, float, float, float] | None,
+    simplify_deg: float,
+    limit: int,
+) -> list[dict]:
+    """Service-area rows for a map (geometry as a GeoJSON string, as folium takes it)."""
+    return sql.service_areas(
+        connection,
+        location_external_id=location_external_id,
+        modes=modes,
+        bbox_wkb=bbox_polygon(bbox).wkb if bbox else None,
+        simplify_deg=simplify_deg,
+        limit=limit,
+    )
+
+
+def summary(
+    connection: Connection,
+    *,
+    region_id: str | None,
+    bbox: tuple[float, float, float, float] | None,
+    modes: list[str],
+    simplify_deg: float,
+    work_tolerance_deg: float = 0.0,
+) -> dict[str, dict]:
+    """Per mode: the target's geodesic area, the covered area and share, the overlaps and
+    the gaps (GeoJSON). An unknown region raises NotFound."""
+    result = {}
+    for mode in modes:
+        row = sql.coverage_of(
+            connection,
+            region_id=region_id,
+            bbox_wkb=bbox_polygon(bbox).wkb if bbox else None,
+            mode=mode,
+            simplify_deg=simplify_deg,
+            work_tolerance_deg=work_tolerance_deg,
+        )
+        if row is None:
+            raise NotFound(f"no region {region_id!r}", field="region", message="unknown region_id")
+        result[mode] = {
+            "area_m2": row["total_m2"],
+            "covered_m2": row["covered_m2"],
+            "covered_share": covered_share(row["covered_m2"], row["total_m2"]),
+            "overlap_m2": row["overlap_m2"],
+            "locations": row["locations"],
+            "uncovered": orjson.loads(row["uncovered"]),
+            "overlaps": orjson.loads(row["overlaps"]),
+        }
+    return result
+
+
+def covered_share(covered_m2: float, total_m2: float) -> float:
+    """covered / total in 0..1. The two areas are measured separately (the union of the
+    areas clipped to the target, and the target), so rounding can push it past 1."""
+    return min(1.0, covered_m2 / total_m2) if total_m2 else 0.0
+
+
+def regions(connection: Connection) -> list[dict]:
+    return sql.regions(connection)
