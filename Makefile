@@ -7,15 +7,17 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test lint format stop system-deps venv bench-import bench-pickup bench-coverage load-test bench-replica
+.PHONY: run test lint format stop system-deps venv bench-import bench-pickup bench-coverage load-test bench-replica bench-reference
 
 system-deps:
 	@bash scripts/system-deps.sh
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	# The app itself, editable: tools and bench/ import it without touching sys.path.
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 venv: $(VENV)/.installed
@@ -34,6 +36,7 @@ test:
 	@$(MAKE) --no-print-directory venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 format: venv
@@ -57,6 +60,11 @@ bench-pickup: venv
 bench-coverage: venv
 	@EXTRA_PACKAGES=wrk bash scripts/system-deps.sh
 	$(BIN)/python bench/coverage_throughput.py
+
+## The app against ../shared/bench/lean_reference.py on 1,000,000 locations (bench/README.md).
+bench-reference: venv
+	@EXTRA_PACKAGES=wrk bash scripts/system-deps.sh
+	$(BIN)/python bench/app_vs_reference.py
 
 ## A bounded mixed load (good and bad requests) with rate limits on; fails on any 500.
 load-test: venv

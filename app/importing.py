@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import time
 import zoneinfo
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 import opening_hours
+import orjson
 from sqlalchemy import Connection
 from timezonefinder import TimezoneFinder
 from tqdm import tqdm
@@ -410,23 +410,35 @@ def validate_service_area(raw: dict, geometry: object, options: ImportOptions) -
 
 
 def _read_csv(stream: IO[str], allowed: tuple[str, ...], required: tuple[str, ...]) -> Iterator:
+    """The header is checked now, not on the first row: a file error raised while rows
+    are being copied to PostgreSQL would break the COPY and lose the connection."""
     reader = csv.DictReader(stream)
     header = reader.fieldnames or []
     unknown = [name for name in header if name not in allowed]
     if unknown:
         raise ImportFileError(
-            f"unknown column(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}"
+            f"unknown column(s) {', '.join(name[:64] for name in unknown[:10])}; "
+            f"allowed: {', '.join(allowed)}"
         )
     missing = [name for name in required if name not in header]
     if missing:
         raise ImportFileError(f"missing required column(s): {', '.join(missing)}")
     if len(set(header)) != len(header):
         raise ImportFileError("a column name appears twice in the header")
-    for raw in reader:
-        if None in raw:
-            yield reader.line_num, {"__extra__": raw[None]}, None
-            continue
-        yield reader.line_num, raw, None
+    return _csv_rows(reader)
+
+
+def _csv_rows(reader: csv.DictReader) -> Iterator:
+    try:
+        for raw in reader:
+            if None in raw:
+                yield reader.line_num, {"__extra__": raw[None]}, None
+                continue
+            yield reader.line_num, raw, None
+    except csv.Error as error:
+        # A row the csv module cannot read (a cell over its size limit, a NUL): reported
+        # as that row's error; raising here, mid-COPY, would lose the connection.
+        yield reader.line_num, {"__error__": f"unreadable CSV: {error}"}, None
 
 
 def _features(document: object) -> list:
@@ -470,9 +482,12 @@ def _detect(path_name: str, text_stream: IO[str]) -> tuple[str, Iterator]:
             return "service_areas", _read_csv(text_stream, RADIUS_AREA_FIELDS, RADIUS_AREA_FIELDS)
         return "locations", _read_csv(text_stream, LOCATION_FIELDS, LOCATION_REQUIRED)
     if suffix in (".geojson", ".json"):
+        # orjson: strict (no NaN or Infinity literals, which GeoJSON does not allow) and
+        # bounded in depth without recursing in Python (json.load overflowed the stack
+        # on a body nested a few thousand levels deep).
         try:
-            document = json.load(text_stream)
-        except json.JSONDecodeError as error:
+            document = orjson.loads(text_stream.read())
+        except orjson.JSONDecodeError as error:
             raise ImportFileError(f"not valid JSON: {error}") from error
         features = _features(document)
         sample = next((f for f in features if isinstance(f, dict)), {})

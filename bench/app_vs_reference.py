@@ -49,6 +49,8 @@ from harness import (
 )
 
 REFERENCE = REPO.parent / "shared" / "bench" / "lean_reference.py"
+# The app's own gunicorn settings (`make run`), when it has them: served as users get it.
+APP_OPTIONS = ("-c", "python:app.serving") if (REPO / "app" / "serving.py").is_file() else ()
 
 
 @dataclass(frozen=True)
@@ -98,9 +100,11 @@ class Bench:
         errors = "".join(
             f"   {key} {result[key]}" for key in ("non_2xx", "socket_errors") if result[key]
         )
+        # The load average shows how much else the machine was doing meanwhile.
         print(
             f"  round {round_number}  {server:9} {path:22} {result['rps']:7.0f} req/s   "
-            f"p50 {result['p50_ms']:6.1f} ms   p99 {result['p99_ms']:6.1f} ms{errors}",
+            f"p50 {result['p50_ms']:6.1f} ms   p99 {result['p99_ms']:6.1f} ms   "
+            f"load {os.getloadavg()[0]:4.1f}{errors}",
             flush=True,
         )
 
@@ -237,14 +241,16 @@ def main() -> int:
         f"{datetime.date.today()}, {os.cpu_count()} CPUs, code {describe_code()}: "
         f"{args.rows:,} locations, {args.areas:,} service areas, {args.workers} gunicorn "
         f"workers each, wrk {args.connections} connections, {args.seconds} s a measurement, "
-        f"{args.rounds} rounds",
+        f"{args.rounds} rounds; app gunicorn options: {' '.join(APP_OPTIONS) or 'none'}",
         flush=True,
     )
     with bench_database(args.rows) as database:
         env = app_env(database.url)  # rate limits off
         workdir = database.workdir
         with (
-            gunicorn_server("wsgi:app", args.workers, env, log=workdir / "app.log") as app,
+            gunicorn_server(
+                "wsgi:app", args.workers, env, log=workdir / "app.log", options=APP_OPTIONS
+            ) as app,
             gunicorn_server(
                 "lean_reference:app",
                 args.workers,

@@ -146,8 +146,11 @@ def gunicorn_server(
     cwd: Path = REPO,
     port: int | None = None,
     log: Path | None = None,
+    options: tuple[str, ...] = (),
 ) -> Iterator[str]:
     """gunicorn serving ``target`` (module:app) on loopback; yields its base URL.
+
+    ``options`` go on gunicorn's command line (``-c python:app.serving``, say).
 
     Yields once GET /healthz answers 200, so every worker has booted (the port opens
     before that). A server that exits at start raises, with its log's tail when ``log``
@@ -158,7 +161,7 @@ def gunicorn_server(
     command = [str(REPO / ".venv" / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}"]
     stderr = open(log, "wb") if log else subprocess.DEVNULL  # closed in the finally below
     server = subprocess.Popen(
-        [*command, "--workers", str(workers), target], cwd=cwd, env=env, stderr=stderr
+        [*command, *options, "--workers", str(workers), target], cwd=cwd, env=env, stderr=stderr
     )
     try:
         deadline = time.monotonic() + 60

@@ -8,6 +8,7 @@ import swagger_ui_bundle
 from flask import Flask, send_from_directory
 from flask_smorest import Api
 
+from app.api.problems import PROBLEM_JSON
 from app.api.schemas import ProblemSchema
 
 SWAGGER_UI_DIR = Path(swagger_ui_bundle.swagger_ui_path)
@@ -20,6 +21,15 @@ class LocatorApi(Api):
 
     def _register_error_handlers(self):
         """No-op: app/api/problems.py handles every HTTPException."""
+
+    def _register_responses(self):
+        """Error responses, the "default" one of every operation included, are documented
+        as problem+json: a status a view does not list is still documented truthfully."""
+        saved, self.DEFAULT_RESPONSE_CONTENT_TYPE = self.DEFAULT_RESPONSE_CONTENT_TYPE, PROBLEM_JSON
+        try:
+            super()._register_responses()
+        finally:
+            self.DEFAULT_RESPONSE_CONTENT_TYPE = saved
 
 
 API_SETTINGS = {

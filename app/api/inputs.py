@@ -271,9 +271,10 @@ class StrictParser(FlaskParser):
         args = req.args
         for name in args:
             if len(args.getlist(name)) > 1 and not isinstance(schema.fields.get(name), fields.List):
+                shown = name or '""'  # a parameter with an empty name is still named
                 raise InvalidInput(
-                    f"{name} is given more than once",
-                    field=name,
+                    f"{shown} is given more than once",
+                    field=shown,
                     message="give this parameter once",
                 )
         return self._makeproxy(args, schema)
@@ -306,6 +307,8 @@ def field_errors(messages, prefix: str = "") -> list[dict]:
             continue
         if key == "_schema":
             name = prefix
+        elif key == "":
+            name = f'{prefix}.""' if prefix else '""'  # a parameter with an empty name
         elif isinstance(key, int):
             name = f"{prefix}[{key}]"  # which item of a list, e.g. points[3].lat
         else:

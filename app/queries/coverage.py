@@ -147,48 +147,112 @@ ORDER BY a.id
     return as_dicts(connection.execute(statement, params))
 
 
+# Above this many vertices a service area or region has a bounded copy (migration 0006,
+# tables service_area_bounded and region_bounded): the smallest Douglas-Peucker
+# simplification that leaves at most this many vertices. The summary works on the copies,
+# so what one shape costs it is bounded whatever the shape (two ragged 90,000-vertex
+# polygons took 8 s to intersect; their copies take 0.1 s). Shapes within the limit, all
+# of the demo's and nearly all real ones, are used as they are.
+BOUNDED_VERTICES = 4096
+
+# Areas in m² on the WGS84 ellipsoid, as the area of the shape in EPSG:6933, the
+# cylindrical equal-area projection of the ellipsoid. There, parallels and meridians are
+# straight lines, so a lon/lat box (whose edges are parallels and meridians) becomes a
+# rectangle of exactly its area on the ellipsoid: at the poles, across the antimeridian
+# and around the whole world alike. Measuring as geography did not: its edges are
+# geodesics (a 180-degree-wide box's parallels became one great circle over the pole, so
+# it had no area), and its polygons must be smaller than a hemisphere (a wider box was
+# measured as its complement; the whole world failed).
+EQUAL_AREA_SRID = 6933
+# Other edges are straight in lon/lat too (RFC 7946), which in the projection are
+# slightly curved: cut to at most 0.01 degrees first, an edge's chord strays from the
+# curve by less than 2 cm.
+DENSIFY_DEG = 0.01
+_AREA_M2 = (
+    f"coalesce(ST_Area(ST_Transform(ST_Segmentize({{geom}}, :densify), {EQUAL_AREA_SRID})), 0)"
+)
+
 _SUMMARY = f"""
 WITH target AS ({{target}}),
 areas AS (
-    -- Each area clipped to the target. One inside the target needs no clipping, and
-    -- testing that (PostGIS prepares the repeated target once) costs far less than
-    -- intersecting.
-    SELECT a.id, a.location_id,
-           CASE WHEN ST_CoveredBy(s.geom, t.geom) THEN s.geom
-                ELSE ST_Intersection(s.geom, t.geom) END AS geom
+    -- Each area that meets the target (its bounded copy if it has one), cut to the
+    -- target's box: a rectangle, so the cut adds straight edges only. An area inside the
+    -- box needs no cut. The cut to the target itself waits for the unions below: cutting
+    -- every area along a ragged region boundary gave pieces that all share that boundary,
+    -- and unions of such pieces are slow (4.7 s for 78 pieces of a 4,000-vertex region).
+    SELECT a.id, a.location_id, coalesce(b.tolerance_deg, 0) AS tolerance_deg,
+           ST_NPoints(c.geom) AS size, c.geom
     FROM service_areas AS a
     JOIN locations AS l ON l.id = a.location_id
+    LEFT JOIN service_area_bounded AS b ON b.id = a.id
     CROSS JOIN target AS t
-    {_SIMPLIFIED.format(geom="a.geom", tolerance=":work_tolerance", alias="s")}
-    WHERE a.mode = :mode AND l.status = 'active' AND ST_Intersects(a.geom, t.geom)
+    CROSS JOIN LATERAL (SELECT coalesce(b.geom, a.geom) AS geom) AS w
+    {_SIMPLIFIED.format(geom="w.geom", tolerance=":work_tolerance", alias="s")}
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN s.geom @ t.box THEN s.geom
+                    ELSE ST_CollectionExtract(ST_Intersection(s.geom, t.box), 3) END AS geom
+    ) AS c
+    WHERE a.mode = :mode AND l.status = 'active' AND a.geom && t.geom
+      AND ST_Intersects(w.geom, t.geom)
 ),
-covered AS (SELECT ST_Union(geom) AS geom FROM areas),
-overlap AS (
-    -- Covered by two or more different locations. The pairs that meet are found through
-    -- the service areas' GiST index: a CTE has none, and joining areas to itself tested
-    -- every pair (quadratic; 0.5 s of 2 s for 1,700 areas). A clipped, simplified area
-    -- lies within its original's box, so the index test misses no pair.
-    SELECT ST_Union(ST_Intersection(x.geom, y.geom)) AS geom
+smaller_neighbours AS MATERIALIZED (
+    -- Per area, the union of the areas it meets that come before it in (size, location)
+    -- order. Every pair of areas that overlap is counted once, at the larger one, so the
+    -- overlap is the union of each area cut by its smaller neighbours: one cut per area
+    -- rather than one per pair, and a large area is cut once, not by each small one
+    -- (2,000 pairs around a 4,000-vertex area: 4.5 s pair by pair, 1.5 s like this).
+    -- The neighbours are found through the service areas' GiST index (a CTE has none);
+    -- a cut, simplified area lies within its original's box, so the index misses none.
+    SELECT x.id, ST_Union(y.geom) AS geom
     FROM areas AS x
     JOIN service_areas AS neighbour ON neighbour.geom && x.geom AND neighbour.mode = :mode
-    JOIN areas AS y ON y.id = neighbour.id AND x.location_id < y.location_id
+    JOIN areas AS y ON y.id = neighbour.id
+        AND (y.size, y.location_id) < (x.size, x.location_id)
     WHERE ST_Intersects(x.geom, y.geom)
+    GROUP BY x.id
+),
+unions AS MATERIALIZED (
+    SELECT (SELECT ST_Union(geom) FROM areas) AS covered,
+           (SELECT ST_Union(ST_CollectionExtract(ST_Intersection(x.geom, n.geom), 3))
+            FROM areas AS x JOIN smaller_neighbours AS n ON n.id = x.id) AS overlap
+),
+cut AS MATERIALIZED (
+    -- Covered and overlapping parts, cut to the target (a box target needs no cut).
+    -- MATERIALIZED here and above: inlined, each use of a column would compute it again.
+    SELECT CASE WHEN u.covered IS NULL OR ST_CoveredBy(u.covered, t.geom) THEN u.covered
+                ELSE ST_CollectionExtract(ST_Intersection(u.covered, t.geom), 3)
+           END AS covered,
+           CASE WHEN u.overlap IS NULL OR ST_CoveredBy(u.overlap, t.geom) THEN u.overlap
+                ELSE ST_CollectionExtract(ST_Intersection(u.overlap, t.geom), 3)
+           END AS overlap
+    FROM unions AS u CROSS JOIN target AS t
 )
-SELECT ST_Area(t.geom::geography) AS total_m2,
-       coalesce(ST_Area(c.geom::geography), 0) AS covered_m2,
-       coalesce(ST_Area(o.geom::geography), 0) AS overlap_m2,
+SELECT {_AREA_M2.format(geom="t.geom")} AS total_m2,
+       {_AREA_M2.format(geom="c.covered")} AS covered_m2,
+       {_AREA_M2.format(geom="c.overlap")} AS overlap_m2,
        (SELECT count(DISTINCT location_id) FROM areas) AS locations,
+       greatest(t.tolerance_deg, (SELECT max(tolerance_deg) FROM areas)) AS tolerance_deg,
        ST_AsGeoJSON(ST_SimplifyPreserveTopology(
-           ST_CollectionExtract(ST_Difference(t.geom, coalesce(c.geom, 'POLYGON EMPTY')), 3),
+           CASE WHEN c.covered IS NULL THEN t.geom
+                ELSE ST_CollectionExtract(ST_Difference(t.geom, c.covered), 3) END,
            :tolerance), 6) AS uncovered,
        ST_AsGeoJSON(ST_SimplifyPreserveTopology(
-           ST_CollectionExtract(coalesce(o.geom, 'POLYGON EMPTY'), 3), :tolerance), 6)
+           coalesce(c.overlap, ST_GeomFromText('POLYGON EMPTY', 4326)), :tolerance), 6)
            AS overlaps
-FROM target AS t CROSS JOIN covered AS c CROSS JOIN overlap AS o
+FROM target AS t CROSS JOIN cut AS c
 """
 
-_REGION_TARGET = "SELECT geom FROM regions WHERE region_id = :region_id"
-_BBOX_TARGET = "SELECT ST_GeomFromWKB(:bbox, 4326) AS geom"
+_REGION_TARGET = """
+SELECT s.geom, ST_Envelope(s.geom) AS box, coalesce(b.tolerance_deg, 0) AS tolerance_deg
+FROM regions AS r
+LEFT JOIN region_bounded AS b ON b.id = r.id
+CROSS JOIN LATERAL (SELECT coalesce(b.geom, r.geom) AS geom) AS s
+WHERE r.region_id = :region_id"""
+# The box as given; one of no width or height (a line) has no polygon and no area.
+_BBOX_TARGET = """
+SELECT s.geom, ST_Envelope(s.geom) AS box, 0.0 AS tolerance_deg
+FROM (SELECT ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_GeomFromWKB(:bbox, 4326)), 3))
+             AS geom) AS s"""
 
 
 def coverage_of(
@@ -202,10 +266,18 @@ def coverage_of(
 ) -> dict | None:
     """Covered share, uncovered part and overlaps of a region or bbox for one mode.
 
+    Any box is measured right, across the antimeridian, at the poles and around the
+    world: ``bbox_wkb`` is a lon/lat (Multi)Polygon such as ``geo.bbox_polygon`` builds,
+    its edges straight lines in lon/lat (so a box's edges are parallels and meridians),
+    and every area is geodesic on the WGS84 ellipsoid, in m² (see ``_AREA_M2``).
+
     ``simplify_deg`` simplifies the returned shapes; ``work_tolerance_deg`` simplifies
     the areas before the unions and intersections, which makes maps of thousands of
-    areas fast at the price of exactness (the API passes 0: exact figures).
-    None when the region does not exist.
+    areas fast at the price of exactness (the API passes 0: exact figures). Shapes of
+    more than ``BOUNDED_VERTICES`` vertices are always worked on as their bounded copies;
+    ``tolerance_deg`` in the answer is the largest simplification that went into the
+    figures (0: exact). ``covered_share`` is covered_m2 / total_m2 in 0..1 (0 for a
+    target of no area). None when the region does not exist.
     """
     target = _REGION_TARGET if region_id is not None else _BBOX_TARGET
     row = (
@@ -217,20 +289,38 @@ def coverage_of(
                 "mode": mode,
                 "tolerance": simplify_deg,
                 "work_tolerance": work_tolerance_deg,
+                "densify": DENSIFY_DEG,
             },
         )
         .mappings()
         .first()
     )
-    return dict(row) if row else None
+    if row is None:
+        return None
+    row = dict(row)
+    row["tolerance_deg"] = max(row["tolerance_deg"] or 0.0, work_tolerance_deg)
+    total, covered = row["total_m2"], row["covered_m2"]
+    # The union of the clipped areas lies within the target, but GEOS rounds the points
+    # where it cuts: the two areas may differ by a few square metres the wrong way.
+    row["covered_share"] = min(1.0, covered / total) if total > 0 else 0.0
+    return row
 
 
 def regions(connection: Connection) -> list[dict]:
-    """Every region: id, name and its geometry as GeoJSON (for the planner's selector)."""
+    """Every region: id, name, its geometry as GeoJSON (for the planner's selector and
+    map) and its geodesic area, both of its bounded copy when it has one (the shape the
+    summary measures, so the page's shares are of the area it shows)."""
     result = connection.execute(
         text(
-            "SELECT region_id, name, ST_AsGeoJSON(geom, 6) AS geometry,"
-            " ST_Area(geom::geography) AS area_m2 FROM regions ORDER BY name"
-        )
+            f"""
+SELECT r.region_id, r.name, ST_AsGeoJSON(s.geom, 6) AS geometry,
+       {_AREA_M2.format(geom="s.geom")} AS area_m2
+FROM regions AS r
+LEFT JOIN region_bounded AS b ON b.id = r.id
+CROSS JOIN LATERAL (SELECT coalesce(b.geom, r.geom) AS geom) AS s
+ORDER BY r.name
+"""
+        ),
+        {"densify": DENSIFY_DEG},
     )
     return as_dicts(result)

@@ -53,6 +53,17 @@ def replace_places(connection: Connection, rows: Iterable[tuple]) -> int:
         )
     )
     connection.execute(text("DROP TABLE staging_places"))
+    # The rows just inserted wait in the trigram index's pending list, which every search
+    # reads in full until autovacuum merges it (10-50 ms a search on a fresh load) and
+    # which makes the planner price the index above a scan of the table: merge it now
+    # (only the index's owner may; anyone else leaves it to autovacuum).
+    connection.execute(
+        text(
+            "SELECT gin_clean_pending_list(c.oid) FROM pg_class AS c"
+            " WHERE c.oid = 'places_search_name_trgm'::regclass"
+            " AND pg_has_role(c.relowner, 'USAGE')"
+        )
+    )
     # Fresh statistics, or the planner guesses the trigram search's selectivity and may
     # scan the table, computing the similarity of every row.
     connection.execute(text("ANALYZE places"))

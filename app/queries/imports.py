@@ -214,12 +214,14 @@ def analyze_written_tables(connection: Connection, table: StagingTable, written:
     """ANALYZE the tables an import wrote to, when it changed a large share of them.
 
     Without statistics after a bulk load the planner guesses the selectivity of every
-    filter and may pick a plan a hundred times slower than the right one, until
-    autovacuum analyzes the table (up to a minute or more after the commit). Run in the
-    import's transaction, so the new rows and their statistics become visible together.
-    A small import into a large table (one record through the admin API) is left to
-    autovacuum: ANALYZE samples up to 30,000 rows whatever the change, which a one-row
-    write should not pay. Returns whether it ran.
+    filter, until autovacuum analyzes the table (up to a minute or more after the
+    commit): on 1,000,000 fresh locations the nearest-pickup SQL took a bitmap scan of
+    the capabilities index over 883,000 rows, 1.9 s, instead of the KNN index scan,
+    0.4 ms. Run in the import's transaction, so the new rows and their statistics
+    become visible together. A small import into a large table (one record through the
+    admin API) is left to autovacuum: ANALYZE samples up to 30,000 rows whatever the
+    change (1.8 s for 1,000,000 locations), which a one-row write should not pay.
+    Returns whether it ran.
     """
     size = connection.execute(
         text("SELECT reltuples FROM pg_class WHERE oid = CAST(:table AS regclass)"),
