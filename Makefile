@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test lint format stop system-deps venv bench-import bench-pickup bench-coverage load-test bench-replica bench-reference
+.PHONY: run test fuzz lint format stop system-deps venv bench-import bench-pickup bench-coverage load-test bench-replica bench-reference
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -42,6 +42,11 @@ test:
 format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+## A long, random run of the fuzzing suites (make test runs a short derandomized one).
+fuzz: venv
+	FUZZ_RANDOM=1 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} $(BIN)/pytest -q \
+		tests/integration/test_fuzz_inputs.py tests/integration/test_schemathesis.py
 
 ## Stop the embedded PostGIS cluster that `make run` started.
 stop: venv

@@ -192,11 +192,20 @@ def _ring(ring_coords: object) -> list[tuple[float, float]]:
 
 
 def bbox_polygon(bbox: tuple[float, float, float, float]) -> MultiPolygon:
-    """A lon/lat box as a MultiPolygon; west > east means it crosses the antimeridian."""
+    """A lon/lat box as a MultiPolygon; west > east means it crosses the antimeridian.
+
+    The edges are straight in lon/lat: the south and north edges are parallels, not the
+    geodesics a geography polygon would draw between the corners (queries.coverage
+    measures it so). A box across the antimeridian is the part east of ``west`` and the
+    part west of ``east``; a part of no width (``west`` 180 or ``east`` -180) is left out.
+    -180..180 is the whole width of the world. A box of no width or height is a
+    degenerate polygon: it has no area, but still selects what touches its line.
+    """
     west, south, east, north = bbox
     if west <= east:
         return MultiPolygon([box(west, south, east, north)])
-    return MultiPolygon([box(west, south, 180, north), box(-180, south, east, north)])
+    parts = [box(w, south, e, north) for w, e in ((west, 180), (-180, east)) if w < e]
+    return MultiPolygon(parts)
 
 
 METRES_PER_DEGREE = 111_320.0

@@ -12,6 +12,7 @@ from http import HTTPStatus
 
 import orjson
 from flask import Flask, Response, request
+from gunicorn.http.errors import ParseException
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
@@ -101,6 +102,16 @@ def register_error_handlers(app: Flask) -> None:
         field = HTTP_FIELD.get(status, "request")
         return problem(
             status, detail, errors=[{"field": field, "message": detail}], headers=headers
+        )
+
+    @app.errorhandler(ParseException)
+    def malformed_body(error):
+        # gunicorn parses a chunked body as the app reads it: a bad chunk surfaces here,
+        # after the worker has handed the request over, and is the caller's fault.
+        return problem(
+            400,
+            f"the request body is malformed: {type(error).__name__}",
+            errors=[{"field": "body", "message": "malformed chunked encoding"}],
         )
 
     @app.errorhandler(PoolTimeoutError)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from app.services import tokens as auth
 from app.queries import tokens
+from app.services import tokens as auth
 
 
 @pytest.fixture

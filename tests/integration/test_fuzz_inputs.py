@@ -24,25 +24,78 @@ from tests.integration.fuzzing import FUZZ_SETTINGS, assert_well_formed, dispose
 
 NUMBERISH = st.sampled_from(
     [
-        "0", "1", "-1", "38.9", "-77.03", "+5", "+-5", "--5", "1e3", "1e999", "-1e999",
-        "1_0", "NaN", "nan", "inf", "-Infinity", "0x10", "٣", "１２", "1" * 400,
-        "9" * 31, "." , "1.", ".5", "1e", " 1", "1 ", "", "90", "90.0000001", "-180",
-        "180.5", "1000001", "100", "10", "5",
+        "0",
+        "1",
+        "-1",
+        "38.9",
+        "-77.03",
+        "+5",
+        "+-5",
+        "--5",
+        "1e3",
+        "1e999",
+        "-1e999",
+        "1_0",
+        "NaN",
+        "nan",
+        "inf",
+        "-Infinity",
+        "0x10",
+        "٣",
+        "１２",
+        "1" * 400,
+        "9" * 31,
+        ".",
+        "1.",
+        ".5",
+        "1e",
+        " 1",
+        "1 ",
+        "",
+        "90",
+        "90.0000001",
+        "-180",
+        "180.5",
+        "1000001",
+        "100",
+        "10",
+        "5",
     ]  # fmt: skip
 )
 INSTANTS = st.sampled_from(
     [
-        "2026-12-01T10:00:00-05:00", "2026-12-01T10:00:00Z", "2026-12-01T10:00:00",
-        "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "1969-12-31T23:59:59Z",
-        "2199-12-31T23:59:59+00:00", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
-        "٢٠٢٦-01-01T00:00:00Z", "2026-01-01T25:00:00Z", "tomorrow",
+        "2026-12-01T10:00:00-05:00",
+        "2026-12-01T10:00:00Z",
+        "2026-12-01T10:00:00",
+        "9999-12-31T23:59:59-12:00",
+        "0001-01-01T00:00:00+14:00",
+        "1969-12-31T23:59:59Z",
+        "2199-12-31T23:59:59+00:00",
+        "2026-13-01T00:00:00Z",
+        "2026-02-30T00:00:00Z",
+        "٢٠٢٦-01-01T00:00:00Z",
+        "2026-01-01T25:00:00Z",
+        "tomorrow",
     ]  # fmt: skip
 )
 BOXES = st.sampled_from(
     [
-        "-180,-90,180,90", "170,-10,-170,10", "-180,80,180,90", "0,0,1,1", "-77.1,38.8,-76.9,39",
-        "0,-90,1,-89", "179.9,0,-179.9,1", "-90,0,90,10", "1,1,1,1", "0,1,1,0", "0,0,1",
-        "a,b,c,d", "0,0,1,1,2", "1e999,0,1,1", "-181,0,0,1", "0,0,0.0000001,0.0000001",
+        "-180,-90,180,90",
+        "170,-10,-170,10",
+        "-180,80,180,90",
+        "0,0,1,1",
+        "-77.1,38.8,-76.9,39",
+        "0,-90,1,-89",
+        "179.9,0,-179.9,1",
+        "-90,0,90,10",
+        "1,1,1,1",
+        "0,1,1,0",
+        "0,0,1",
+        "a,b,c,d",
+        "0,0,1,1,2",
+        "1e999,0,1,1",
+        "-181,0,0,1",
+        "0,0,0.0000001,0.0000001",
     ]  # fmt: skip
 )
 WORDS = st.sampled_from(
@@ -62,29 +115,56 @@ JSON_SCALARS = st.one_of(
 )
 JSON_VALUES = st.recursive(
     JSON_SCALARS,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(
-        st.one_of(
-            st.sampled_from(
-                ["points", "lat", "lon", "id", "mode", "limit", "geometry", "radius_m",
-                 "name", "kind", "capabilities", "type", "coordinates", "opening_hours"]
-            ),  # fmt: skip
-            st.text(max_size=8),
-        ),
-        children,
-        max_size=5,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.one_of(
+                st.sampled_from(
+                    [
+                        "points",
+                        "lat",
+                        "lon",
+                        "id",
+                        "mode",
+                        "limit",
+                        "geometry",
+                        "radius_m",
+                        "name",
+                        "kind",
+                        "capabilities",
+                        "type",
+                        "coordinates",
+                        "opening_hours",
+                    ]
+                ),  # fmt: skip
+                st.text(max_size=8),
+            ),
+            children,
+            max_size=5,
+        )
     ),
     max_leaves=20,
 )
 RAW_BODIES = st.sampled_from(
     [
-        b"", b"{", b'{"points": [', b'{"points": [],}', b"\xff\xfe{}", b"a=1&b=2", b"null",
-        b"[" * 5000 + b"]" * 5000, b'{"a":' * 3000 + b"1" + b"}" * 3000, b"1" * 500,
-        b'{"points":[{"lat":1e999,"lon":0}]}', b'{"points":[{"lat":"38.9","lon":"-77"}]}',
-        b'{"points":[{"lat":NaN,"lon":0}]}', b'{"radius_m": ' + b"9" * 400 + b"}",
+        b"",
+        b"{",
+        b'{"points": [',
+        b'{"points": [],}',
+        b"\xff\xfe{}",
+        b"a=1&b=2",
+        b"null",
+        b"[" * 5000 + b"]" * 5000,
+        b'{"a":' * 3000 + b"1" + b"}" * 3000,
+        b"1" * 500,
+        b'{"points":[{"lat":1e999,"lon":0}]}',
+        b'{"points":[{"lat":"38.9","lon":"-77"}]}',
+        b'{"points":[{"lat":NaN,"lon":0}]}',
+        b'{"radius_m": ' + b"9" * 400 + b"}",
         b'{"geometry": {"type": "Polygon", "coordinates": [[[0,0],[1,0],[0,0]]]}}',
         b'{"geometry": {"type": "Polygon", "coordinates": [[["1","x"],[1,0],[1,1],["1","x"]]]}}',
-        b'{"name": "\\ud800"}', "{\"name\": \"caf\u00e9\"}".encode("latin-1"),
+        b'{"name": "\\ud800"}',
+        '{"name": "caf\u00e9"}'.encode("latin-1"),
     ]  # fmt: skip
 )
 CONTENT_TYPES = st.sampled_from(

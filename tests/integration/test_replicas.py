@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import NullPool, create_engine, text
 
 from app import create_app
-from app.services.tokens import hash_token, new_token
 from app.embedded_postgres import EmbeddedPostgres
 from app.extensions import db
 from app.queries.tokens import create_token
+from app.services.tokens import hash_token, new_token
 from tests.conftest import FAST_SETTINGS, load_demo_database, scratch_directory
 
 TTL_S = 0.3
