@@ -34,6 +34,9 @@ class Config:
     DB_MAX_OVERFLOW = _int("DB_MAX_OVERFLOW", 5)
     # Seconds a request waits for a pooled connection before it is refused.
     DB_POOL_TIMEOUT = float(os.environ.get("DB_POOL_TIMEOUT", "2"))
+    # A pooled connection idle for longer than this is pinged before use (and replaced
+    # if the database restarted meanwhile); busier ones are used without a round trip.
+    DB_PING_IDLE_S = float(os.environ.get("DB_PING_IDLE_S", "1"))
     # Every statement of a web request is cut off after this long (milliseconds).
     STATEMENT_TIMEOUT_MS = _int("STATEMENT_TIMEOUT_MS", 5000)
     # psycopg prepares a statement on a connection once it has run this many times there
