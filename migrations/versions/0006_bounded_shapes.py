@@ -36,13 +36,14 @@ def upgrade() -> None:
             OUT geom geometry, OUT tolerance_deg double precision
         ) LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
         -- shape simplified by the smallest tolerance (within a factor of 1.2) that leaves
-        -- at most max_vertices; found by bisection on log2(tolerance / extent) in -20..0,
-        -- so at most 9 simplifications of the original. Parts smaller than the tolerance
-        -- are dropped; should nothing be left (many equal, tiny parts), the convex hull.
+        -- at most max_vertices; found by bisection on log2(tolerance / extent) in -30..0
+        -- (from 4 cm for a shape that spans the world), so at most 9 simplifications of
+        -- the original. Parts smaller than the tolerance are dropped; should nothing be
+        -- left (many equal, tiny parts), the convex hull.
         DECLARE
             extent double precision := greatest(
                 ST_XMax(shape) - ST_XMin(shape), ST_YMax(shape) - ST_YMin(shape));
-            low double precision := -20;  -- too small a tolerance
+            low double precision := -30;  -- too small a tolerance
             high double precision := 0;   -- large enough
             middle double precision;
         BEGIN

@@ -39,7 +39,8 @@ TRIGRAM_INDEX = "places_search_name_trgm"
 GUARD_TIMEOUT = "300ms"
 
 # Whatever a caller can type: any character but NUL (the edge refuses it, as every
-# control character), emoji, CJK, and words made of the gazetteer's most common trigrams.
+# control character) and lone surrogates (no request can carry one), emoji, CJK, and
+# words made of the gazetteer's most common trigrams.
 COMMON_WORDS = ["a", "an", "s", "sa", "san", "de", "la", "30", "1", "aaa", ",", "-"]
 FUZZ_TEXT = st.one_of(
     st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=MAX_QUERY_LENGTH),
@@ -133,8 +134,10 @@ def assert_bounded(connection: Connection, plan: dict, search_name: str, max_can
         assert all(n["Actual Loops"] == 0 for n in on_places + index_scans), plan
     else:
         assert len(on_places) == 1 and len(index_scans) == 1, plan
-        # The rows whose similarity is computed: the index's candidates, no more.
+        # The rows whose similarity is computed: the index's candidates, no more (an
+        # exact bitmap: a lossy one would recheck every row of its pages).
         assert index_scans[0]["Actual Rows"] <= max_candidates, (search_name, plan)
+        assert on_places[0].get("Lossy Heap Blocks", 0) == 0, plan
     probes = [n for n in nodes(plan) if n.get("Relation Name") == "locations"]
     assert all(n["Actual Loops"] <= CANDIDATE_POOL for n in probes), probes
 
@@ -346,8 +349,8 @@ def test_a_fresh_gazetteer_is_ready_to_search(clone_database):
         try:
             with engine.begin() as connection:
                 assert replace_places(connection, rows) == 3
-                # Still inside the load's transaction: only the load itself can have
-                # merged the pending list and analyzed the table, not autovacuum.
+                # Still inside the load's transaction: the statistics can only be the
+                # load's own, and its three rows would still be pending without it.
                 merged = connection.execute(
                     text(f"SELECT gin_clean_pending_list('{TRIGRAM_INDEX}'::regclass)")
                 ).scalar_one()

@@ -214,7 +214,7 @@ def test_locations_from_geojson(connection, tmp_path):
     report = import_file(connection, path, ImportOptions(skip_invalid=True))
     assert report.created == 1
     assert [(r.row, r.field) for r in report.rejected] == [(2, "geometry"), (3, "id")]
-    assert "unknown properties id" in report.rejected[1].message
+    assert "unknown property" in report.rejected[1].message
 
 
 def _seed_locations(connection, tmp_path):

@@ -11,14 +11,18 @@ Two oracles that share nothing with the app's SQL:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import time
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyproj import Geod
 from shapely import wkb
 from shapely.geometry import box, shape
@@ -94,9 +98,7 @@ def network(connection, demo, tmp_path):
     caps = {
         "type": "FeatureCollection",
         "features": [
-            polygon_feature(
-                [[0, 84], [120, 84], [120, 90], [0, 90], [0, 84]], "polar-a", "supply"
-            ),
+            polygon_feature([[0, 84], [120, 84], [120, 90], [0, 90], [0, 84]], "polar-a", "supply"),
             polygon_feature(
                 [[-60, 86], [60, 86], [60, 90], [-60, 90], [-60, 86]], "polar-b", "supply"
             ),
@@ -197,12 +199,51 @@ def test_summary_of_any_box_matches_the_geodesic_oracles(client, connection, net
 @pytest.mark.parametrize(
     "bbox", ["0,0,0,1", "0,1,1,1", "180,0,-180,1", "180,-90,180,90", "-180,0,-180,1"]
 )
-def test_a_box_of_no_area_is_all_zeros(client, network, bbox):
+def test_a_box_of_no_area_is_refused_or_all_zeros(client, network, bbox):
+    """No width (180 to -180 is none either) or no height: the request layer may refuse
+    it, naming the field; if it lets it through, every figure is 0, not a 5xx."""
     response = client.get(f"{SUMMARY}?bbox={bbox}")
+    if response.status_code == 400:
+        assert [error["field"] for error in response.json["errors"]] == ["bbox"]
+        return
     assert response.status_code == 200, response.json
     for summary in response.json["modes"].values():
         assert summary["area_m2"] == summary["covered_m2"] == summary["overlap_m2"] == 0
         assert summary["covered_share"] == 0 and summary["locations"] == 0
+
+
+LONGITUDES = st.one_of(
+    st.sampled_from([-180, -179.999, -90, -77.02, 0, 5, 90, 178.6, 179.999, 180]),
+    st.floats(-180, 180),
+)
+LATITUDES = st.one_of(
+    st.sampled_from([-90, -89.999, -17, 0, 38.9, 84, 89.999, 90]), st.floats(-90, 90)
+)
+
+
+def test_every_box_is_measured_on_the_ellipsoid_or_refused(client, network):
+    """Any box, edges on the poles and the antimeridian included: a 200 whose area is
+    the box's closed form and whose figures nest, or a 400 that names the box."""
+
+    @settings(max_examples=40, deadline=None, database=None, derandomize=True)
+    @given(
+        lons=st.tuples(LONGITUDES, LONGITUDES).filter(lambda lons: lons[0] != lons[1]),
+        lats=st.tuples(LATITUDES, LATITUDES).filter(lambda lats: lats[0] != lats[1]),
+    )
+    def check(lons, lats):
+        (west, east), (south, north) = lons, sorted(lats)
+        bbox = (west, south, east, north)
+        response = client.get(f"{SUMMARY}?bbox={','.join(map(repr, bbox))}")
+        if response.status_code == 400:
+            assert [error["field"] for error in response.json["errors"]] == ["bbox"]
+            return
+        assert response.status_code == 200, (bbox, response.json)
+        for summary in response.json["modes"].values():
+            assert summary["area_m2"] == pytest.approx(exact_box_m2(*bbox), rel=1e-9, abs=1e-3)
+            assert 0 <= summary["overlap_m2"] <= summary["covered_m2"] <= summary["area_m2"]
+            assert 0 <= summary["covered_share"] <= 1
+
+    check()
 
 
 def test_the_whole_world_answers_well_within_the_statement_timeout(client, network):
@@ -346,3 +387,11 @@ def test_bounded_copies_follow_every_write(connection):
     connection.execute(text("DELETE FROM regions"))
     assert copies()[:2] == (0, 0)
     connection.rollback()
+
+
+def test_the_migration_bounds_shapes_at_the_documented_limit():
+    path = Path(__file__).parents[2] / "migrations" / "versions" / "0006_bounded_shapes.py"
+    spec = importlib.util.spec_from_file_location("bounded_shapes_migration", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert migration.MAX_VERTICES == BOUNDED_VERTICES
