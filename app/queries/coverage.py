@@ -284,8 +284,8 @@ def coverage_of(
     areas fast at the price of exactness (the API passes 0: exact figures). Shapes of
     more than ``BOUNDED_VERTICES`` vertices are always worked on as their bounded copies;
     ``tolerance_deg`` in the answer is the largest simplification that went into the
-    figures (0: exact). ``covered_share`` is covered_m2 / total_m2 in 0..1 (0 for a
-    target of no area). None when the region does not exist.
+    figures (0: exact); the covered share is app/services/coverage.py's. None when the
+    region does not exist.
     """
     target = _REGION_TARGET if region_id is not None else _BBOX_TARGET
     # PostgreSQL JIT-compiles a statement whose estimated cost is high, and PostGIS rates
@@ -313,10 +313,6 @@ def coverage_of(
         return None
     row = dict(row)
     row["tolerance_deg"] = max(row["tolerance_deg"] or 0.0, work_tolerance_deg)
-    total, covered = row["total_m2"], row["covered_m2"]
-    # The union of the clipped areas lies within the target, but GEOS rounds the points
-    # where it cuts: the two areas may differ by a few square metres the wrong way.
-    row["covered_share"] = min(1.0, covered / total) if total > 0 else 0.0
     return row
 
 

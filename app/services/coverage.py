@@ -113,9 +113,10 @@ def summary(
 
 
 def covered_share(covered_m2: float, total_m2: float) -> float:
-    """covered / total in 0..1. The two areas are measured separately (the union of the
-    areas clipped to the target, and the target), so rounding can push it past 1."""
-    return min(1.0, covered_m2 / total_m2) if total_m2 else 0.0
+    """covered / total in 0..1 (0 for a target of no area). The union of the clipped areas
+    lies within the target, but GEOS rounds the points where it cuts, so the two areas
+    may differ by a few square metres the wrong way."""
+    return min(1.0, covered_m2 / total_m2) if total_m2 > 0 else 0.0
 
 
 def regions(connection: Connection) -> list[dict]:
