@@ -11,6 +11,7 @@ from flask import Flask, g, request
 from flask.json.provider import JSONProvider
 from flask.sessions import SessionInterface
 
+from app import logs
 from app.config import Config
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -24,11 +25,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     app.json = OrjsonProvider(app)
     app.session_interface = NoSessions()
-    logging.basicConfig(level=app.config["LOG_LEVEL"])
+    logs.configure(app)
     # Alembic narrates every plugin at INFO; its warnings are what matter here.
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    from app import api, cli, health, security
+    from app import api, cli, health, metrics, security
+    from app.api import clients, tiles
     from app.api.problems import register_error_handlers
     from app.extensions import db
     from app.web import pages, planner
@@ -37,12 +39,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     api.init_app(app)
     cli.init_app(app)
     register_error_handlers(app)
-    # Health probes are never rate limited: load balancers poll them.
-    security.init_app(app, exempt=[health.bp])
+    security.init_app(app)
+    # Before the metering hooks: their refusals and log lines carry the request id too.
+    _add_request_id(app)
+    # Its clock starts before, and its count follows, the hooks registered after it.
+    metrics.init_app(app, unobserved_blueprints=(health.bp.name,))
+    # Health probes and metrics are never metered: load balancers and Prometheus poll them.
+    # Nor are map tiles: a map view asks for dozens at once, each public, cheap and cached
+    # by ETag (a panning planner would spend an anonymous minute's quota in seconds).
+    clients.init_app(app, unmetered_blueprints=(health.bp.name, metrics.bp.name, tiles.bp.name))
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(planner.bp)
-    _add_request_id(app)
     return app
 
 

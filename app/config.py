@@ -70,15 +70,50 @@ class Config:
     # Who may embed the pages in a frame (CSP frame-ancestors), e.g. "'self'
     # https://checkout.example.com". 'none' forbids framing.
     FRAME_ANCESTORS = os.environ.get("FRAME_ANCESTORS", "'self'")
-    # Requests per client (IP address) to the API; a 429 with Retry-After beyond it.
-    RATELIMIT_DEFAULT = os.environ.get("RATELIMIT_DEFAULT", "6000 per minute;200 per second")
+    # Quotas (app/quotas.py): "false" stops counting requests; keys are still checked.
     RATELIMIT_ENABLED = os.environ.get("RATELIMIT_ENABLED", "true").lower() != "false"
-    RATELIMIT_HEADERS_ENABLED = True
-    # Shared rate-limit counters for several app processes; memory (per process) if empty.
+    # Requests without a client key, per address (a 429 with Retry-After beyond).
+    ANONYMOUS_PER_MINUTE = _int("ANONYMOUS_PER_MINUTE", 600)
+    ANONYMOUS_PER_DAY = _int("ANONYMOUS_PER_DAY", 20_000)
+    # "true": every /api/v1/ request needs an X-Api-Key (401 without); pages stay open.
+    REQUIRE_CLIENT_KEY = os.environ.get("REQUIRE_CLIENT_KEY", "false").lower() == "true"
+    # Proxies in front of the app that add X-Forwarded-For (a load balancer: 1). Their
+    # entries give an anonymous client's address; 0: the connection's address.
+    TRUSTED_PROXY_HOPS = _int("TRUSTED_PROXY_HOPS", 0)
+    # Quotas `flask locator keys create` gives a new key unless told otherwise.
+    CLIENT_KEY_PER_MINUTE = _int("CLIENT_KEY_PER_MINUTE", 6_000)
+    CLIENT_KEY_PER_DAY = _int("CLIENT_KEY_PER_DAY", 2_000_000)
+    # Seconds each process remembers a key lookup: a revoked key stops within this.
+    CLIENT_KEY_CACHE_S = float(os.environ.get("CLIENT_KEY_CACHE_S", "10"))
+    # The publishable key the picker page (/) sends with its API calls; empty: none.
+    PICKER_PUBLISHABLE_KEY = os.environ.get("PICKER_PUBLISHABLE_KEY", "")
+    # Quota counters shared by every app process; empty: each process counts in memory.
     REDIS_URL = os.environ.get("REDIS_URL", "")
+    # Prefix of the counters' names in Redis (several deployments may share one Redis).
+    QUOTA_KEY_PREFIX = os.environ.get("QUOTA_KEY_PREFIX", "locator:quota")
+    # /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>"; empty: 404.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+    # "json": one JSON object per log line (request id on each); "text": plain lines.
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+    # "pgbouncer" (transaction pooling): no prepared statements, no startup options.
+    DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "")
     # Where the shopper page may send a chosen pickup point (return_url) and post
     # messages to: absolute http(s) URLs separated by commas or spaces. An origin allows
     # any path on it; a URL with a path allows that path and below. Empty: nowhere.
     RETURN_URL_ALLOWLIST = os.environ.get("RETURN_URL_ALLOWLIST", "")
+    # Fulfilment (DESIGN §4.5): what a location without a settings row for a mode uses.
+    # No cut-off and no capacity limit are the defaults; supply runs without departures
+    # leave as soon as the warehouse has prepared the order.
+    FULFILMENT_DEFAULT_PREP_MINUTES = _int("FULFILMENT_DEFAULT_PREP_MINUTES", 30)
+    FULFILMENT_DEFAULT_LEAD_MINUTES = _int("FULFILMENT_DEFAULT_LEAD_MINUTES", 120)
+    # Express is offered only when it arrives within this many minutes of the order.
+    EXPRESS_PROMISE_MINUTES = _int("EXPRESS_PROMISE_MINUTES", 60)
+    # Courier speed for express travel where no road network covers the trip (geodesic).
+    EXPRESS_SPEED_KMH = float(os.environ.get("EXPRESS_SPEED_KMH", "25"))
+    # How far (geodesic metres) /fulfilment/options looks when the request does not say.
+    FULFILMENT_RADIUS = float(os.environ.get("FULFILMENT_RADIUS", "25000"))
+    # Road speeds (km/h) per OSM highway class for `flask locator roads import`, over the
+    # documented defaults (app/services/road_network.py), e.g. "residential=20,primary=45".
+    ROAD_SPEEDS_KMH = os.environ.get("ROAD_SPEEDS_KMH", "")
     # Signs paging cursors. Set it in production, the same for every app process.
     SECRET_KEY = os.environ.get("SECRET_KEY", "locator-development-key")

@@ -336,6 +336,7 @@ class Database:
                 "options": f"-c statement_timeout={timeout_ms}",
                 "prepare_threshold": config["DB_PREPARE_THRESHOLD"],
                 **extra_connect_args,
+                **_pooler_connect_args(config),
             },
         )
         _ping_idle_connections(engine, config["DB_PING_IDLE_S"])
@@ -351,6 +352,7 @@ class Database:
                 "application_name": "locator-health",
                 "connect_timeout": 2,
                 "options": "-c statement_timeout=2000",
+                **_pooler_connect_args(app.config),
             },
         )
 
@@ -360,6 +362,17 @@ class Database:
             connection = g.pop(key, None)
             if connection is not None:
                 connection.close()
+
+
+def _pooler_connect_args(config) -> dict:
+    """Behind pgbouncer in transaction mode (DATABASE_POOLER=pgbouncer), two things of a
+    session cannot be used: a statement prepared on one server connection is unknown on
+    the next transaction's (pgbouncer before 1.21 does not track them), and pgbouncer
+    refuses the ``options`` startup parameter, so statement_timeout must be set where
+    the pooler connects (pgbouncer's ``connect_query``, or ALTER ROLE ... SET)."""
+    if config.get("DATABASE_POOLER", "") != "pgbouncer":
+        return {}
+    return {"prepare_threshold": None, "options": ""}
 
 
 def _ping_idle_connections(engine: Engine, idle_s: float) -> None:

@@ -64,3 +64,9 @@ class Unauthorized(LocatorError):
 
 class Forbidden(LocatorError):
     """A credential without the scope the operation needs."""
+
+
+class QuotaExceeded(LocatorError):
+    """A client over its per-minute or per-day quota (its headers say when to retry)."""
+
+    title = "Too Many Requests"

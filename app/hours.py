@@ -6,8 +6,9 @@ timezone, with its country's public holidays when the country is known.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -90,3 +91,78 @@ def add_open_state(location: dict, at: datetime) -> dict:
     """Set a location row's is_open and next_change at ``at``; return the row."""
     location["is_open"], location["next_change"] = location_open_state(location, at)
     return location
+
+
+def open_intervals(
+    hours: str, timezone: str, country: str | None, start: datetime, end: datetime
+) -> Iterator[tuple[datetime, datetime]]:
+    """The open spans of a schedule between ``start`` and ``end``, as UTC datetimes.
+
+    Clipped to [start, end). UTC, because adding a timedelta to a zoneinfo datetime is
+    wall-clock arithmetic: across a DST change it would be an hour off.
+
+    The library is asked from a few hours earlier to a few hours later and its answer
+    clipped: given a moment in the hour a DST change repeats, it takes the moment for
+    the second occurrence of that hour (an hour late when it was the first one).
+    """
+    zone = _zone(timezone)
+    schedule = _schedule(hours, timezone, country)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    for begin, finish, state, _comment in schedule.intervals(
+        (start - _DST_MARGIN).astimezone(zone), (end + _DST_MARGIN).astimezone(zone)
+    ):
+        if state != opening_hours.State.OPEN:
+            continue
+        begin, finish = max(begin.astimezone(UTC), start), min(finish.astimezone(UTC), end)
+        if begin < finish:
+            yield begin, finish
+        if finish >= end:
+            return
+
+
+# More than any DST shift (at most two hours, in Antarctica's Troll station).
+_DST_MARGIN = timedelta(hours=3)
+
+
+# A time of day that is not the start or end of a range: a point in time, as OSM's
+# collection_times lists them ("Mo-Fr 09:00,15:00; Sa 08:00").
+_TIME_POINT = re.compile(r"(?<![-:\d])(\d{2}):(\d{2})(?![-:+\d])")
+
+
+def collection_times_as_hours(departures: str) -> str:
+    """OSM collection_times (points in time) as opening_hours spans of one minute each.
+
+    opening-hours-py reads spans, not points; ``09:00`` becomes ``09:00-09:01``, so the
+    library still evaluates the day selectors, holidays and timezone, and every minute
+    of an open span is a departure. Raises ValueError when it is not that syntax.
+    """
+    if re.search(r"\d:\d{2}\s*-", departures):
+        raise ValueError("collection times are points in time (HH:MM), not ranges")
+
+    def span(match: re.Match) -> str:
+        hour, minute = int(match[1]), int(match[2])
+        if hour > 23 or minute > 59:
+            raise ValueError(f"{match[0]} is not a time of day")
+        after = hour * 60 + minute + 1
+        return f"{match[0]}-{after // 60:02d}:{after % 60:02d}"
+
+    converted = _TIME_POINT.sub(span, departures)
+    if converted == departures or not opening_hours.validate(converted):
+        raise ValueError(f"not valid OSM collection_times syntax: {departures!r}")
+    return converted
+
+
+def departures_from(
+    departures: str, timezone: str, country: str | None, start: datetime, end: datetime
+) -> Iterator[datetime]:
+    """Every departure (a whole minute, UTC) at or after ``start`` and before ``end``."""
+    minute = timedelta(minutes=1)
+    hours = collection_times_as_hours(departures)
+    for begin, finish in open_intervals(hours, timezone, country, start, end):
+        # Departures fall on whole minutes; an order ready at 09:00:30 misses 09:00.
+        at = begin.replace(second=0, microsecond=0)
+        if at < begin:
+            at += minute
+        while at < finish:
+            yield at
+            at += minute

@@ -15,6 +15,7 @@ import time
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import time as dt_time
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import IO
@@ -34,14 +35,27 @@ from app.geo import (
     parse_longitude,
     parse_number,
 )
+from app.hours import collection_times_as_hours
+from app.limits import (
+    MAX_DRIVE_TIME_S,
+    MAX_LEAD_MINUTES,
+    MAX_PREP_MINUTES,
+    MIN_DRIVE_TIME_S,
+    ROAD_ATTACH_MAX_M,
+    SKU_PATTERN,
+)
+from app.metrics import observe_import
 from app.models import (
     CAPABILITIES,
     EXTERNAL_ID_PATTERN,
+    FULFILMENT_MODES,
     KINDS,
     SERVICE_AREA_MODES,
     STATUSES,
+    TEMPERATURES,
 )
 from app.queries import imports as sql
+from app.queries import roads as roads_sql
 
 LOCATION_FIELDS = (
     "external_id",
@@ -62,6 +76,8 @@ LOCATION_FIELDS = (
 )
 LOCATION_REQUIRED = ("external_id", "name", "kind", "lat", "lon")
 RADIUS_AREA_FIELDS = ("location_external_id", "mode", "radius_m")
+# Drive-time areas (DESIGN §4.7): built on the current road network at import.
+DRIVE_TIME_AREA_FIELDS = ("location_external_id", "mode", "drive_time_s")
 POLYGON_AREA_PROPERTIES = ("location_external_id", "mode")
 REGION_PROPERTIES = ("region_id", "name")
 MAX_TEXT_LENGTH = 500
@@ -102,6 +118,7 @@ class ImportReport:
     dry_run: bool = False
     applied: bool = False
     seconds: float = 0.0
+    replaced: int = 0  # --replace: rows the file did not name that it set to 0
 
     @property
     def valid(self) -> int:
@@ -122,6 +139,8 @@ class ImportReport:
                 f"created {self.created}, updated {self.updated}, "
                 f"unchanged {self.unchanged}, rejected {len(self.rejected)}"
             )
+            if self.replaced:
+                outcome += f", zeroed {self.replaced} absent from the file"
         elif self.dry_run:
             outcome = f"dry run: {self.valid} valid, rejected {len(self.rejected)}, nothing written"
         else:
@@ -138,6 +157,7 @@ class ImportReport:
             "created": self.created,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "replaced": self.replaced,
             "rejected": [
                 {self.unit: r.row, "field": r.field, "message": r.message} for r in self.rejected
             ],
@@ -155,6 +175,7 @@ class ImportOptions:
     make_valid: bool = False
     max_polygon_vertices: int = 100_000
     progress: bool = False
+    replace: bool = False  # stock: the file is the whole truth for the locations it names
 
 
 # -- field validation -----------------------------------------------------------------
@@ -267,6 +288,16 @@ def radius_m(value: object) -> float:
     if not 0 < radius <= MAX_RADIUS_M:
         raise InvalidValue(f"must be more than 0 and at most {MAX_RADIUS_M} metres")
     return radius
+
+
+def drive_time_s(value: object) -> int:
+    """Seconds of driving, a whole number from MIN_DRIVE_TIME_S to MAX_DRIVE_TIME_S."""
+    seconds = parse_number(required_text(value) if not isinstance(value, int | float) else value)
+    if seconds != int(seconds) or not MIN_DRIVE_TIME_S <= seconds <= MAX_DRIVE_TIME_S:
+        raise InvalidValue(
+            f"must be a whole number of seconds from {MIN_DRIVE_TIME_S} to {MAX_DRIVE_TIME_S}"
+        )
+    return int(seconds)
 
 
 @cache
@@ -393,17 +424,20 @@ def _polygon(geometry: object, options: ImportOptions):
 
 
 def validate_service_area(raw: dict, geometry: object, options: ImportOptions) -> tuple:
-    """(location_external_id, mode, radius_m or None, polygon or None) for one area."""
+    """(location_external_id, mode, radius_m or None, drive_time_s or None, polygon or
+    None) for one area."""
     check = _FieldChecker()
     location = check("location_external_id", external_id, raw.get("location_external_id"))
     area_mode = check("mode", mode, raw.get("mode"))
-    radius = shape = None
+    radius = seconds = shape = None
     if "radius_m" in raw:
         radius = check("radius_m", radius_m, raw["radius_m"])
+    elif "drive_time_s" in raw:
+        seconds = check("drive_time_s", drive_time_s, raw["drive_time_s"])
     else:
         shape = check("geometry", lambda g: _polygon(g, options), geometry)
     check.raise_if_any()
-    return location, area_mode, radius, shape
+    return location, area_mode, radius, seconds, shape
 
 
 # -- readers: (row number, fields, geometry or None) ----------------------------------
@@ -478,6 +512,12 @@ def _detect(path_name: str, text_stream: IO[str]) -> tuple[str, Iterator]:
         first_line = text_stream.readline()
         text_stream.seek(0)
         header = next(csv.reader([first_line]), [])
+        fulfilment_dataset = _fulfilment_dataset(header)
+        if fulfilment_dataset:
+            return fulfilment_dataset, _read_csv(text_stream, *FULFILMENT_CSV[fulfilment_dataset])
+        if "location_external_id" in header and "drive_time_s" in header:
+            fields = DRIVE_TIME_AREA_FIELDS
+            return "service_areas", _read_csv(text_stream, fields, fields)
         if "location_external_id" in header:
             return "service_areas", _read_csv(text_stream, RADIUS_AREA_FIELDS, RADIUS_AREA_FIELDS)
         return "locations", _read_csv(text_stream, LOCATION_FIELDS, LOCATION_REQUIRED)
@@ -545,6 +585,9 @@ def _validated_rows(dataset, rows, geojson, options, report, bar) -> Iterator[tu
                 position = _geometry_check(parse_geojson_point, geometry) if geojson else None
                 row = validate_location(raw, position)
                 _unique(seen, (row[0],), number, "external_id")
+            elif dataset == "products":
+                row = validate_product(raw)
+                _unique(seen, (row[0],), number, "sku")
             else:
                 row = validate_region(raw, geometry, options)
                 _unique(seen, (row[0],), number, "region_id")
@@ -570,36 +613,61 @@ def _validated_service_areas(connection, rows, options, report, bar) -> list[tup
             problems = _structural_errors(raw)
             if problems:
                 raise RowErrors(problems)
-            location, area_mode, radius, shape = validate_service_area(raw, geometry, options)
+            location, area_mode, radius, seconds, shape = validate_service_area(
+                raw, geometry, options
+            )
             _unique(seen, (location, area_mode), number, "location_external_id")
-            parsed.append((number, location, area_mode, radius, shape))
+            parsed.append((number, location, area_mode, radius, seconds, shape))
         except RowErrors as error:
             _reject(report, number, error.errors)
 
     positions = sql.location_positions(connection, sorted({p[1] for p in parsed}))
+    network = None
+    if any(p[4] is not None for p in parsed):
+        network = roads_sql.current_network(connection)
     staged = []
-    for number, location, area_mode, radius, shape in parsed:
+    for number, location, area_mode, radius, seconds, shape in parsed:
         if location not in positions:
             _reject(report, number, [("location_external_id", f"no location {location!r}")])
             continue
         lon, lat = positions[location]
+        if seconds is not None:
+            row = _drive_time_row(connection, network, location, area_mode, seconds, lon, lat)
+            if isinstance(row, str):
+                _reject(report, number, [("drive_time_s", row)])
+            else:
+                staged.append(row)
+            continue
         if radius is None:
-            staged.append((location, area_mode, shape.wkb, "polygon", None, None, None))
+            staged.append((location, area_mode, shape.wkb, "polygon", None, None, None, None, None))
             continue
         try:
             circle = geodesic_circle(lon, lat, radius)
         except InvalidValue as error:
             _reject(report, number, [("radius_m", str(error))])
             continue
-        staged.append((location, area_mode, circle.wkb, "radius", radius, lon, lat))
+        staged.append((location, area_mode, circle.wkb, "radius", radius, lon, lat, None, None))
     report.rejected.sort(key=lambda rejection: rejection.row)
     return staged if options.skip_invalid or not report.rejected else []
+
+
+def _drive_time_row(connection, network, location, area_mode, seconds, lon, lat) -> tuple | str:
+    """The staging row of a drive-time area, or why it cannot be built."""
+    if network is None:
+        return "no road network is loaded (flask locator roads import FILE.osm.pbf)"
+    polygon = roads_sql.drive_time_polygon(connection, network.version, (lon, lat), seconds)
+    if polygon is None:
+        return f"the location is more than {ROAD_ATTACH_MAX_M} m from the road network"
+    return (location, area_mode, polygon, "drive_time", None, None, None, seconds, network.version)
 
 
 STAGING_TABLES = {
     "locations": sql.LOCATIONS,
     "service_areas": sql.SERVICE_AREAS,
     "regions": sql.REGIONS,
+    "products": sql.PRODUCTS,
+    "stock": sql.STOCK,
+    "fulfilment_settings": sql.FULFILMENT_SETTINGS,
 }
 
 
@@ -628,20 +696,23 @@ def import_stream(
     dataset, rows = _detect(name, stream)
     geojson = not name.lower().endswith(".csv")
     try:
-        return _import_rows(
+        report = _import_rows(
             connection, dataset, rows, geojson, "feature" if geojson else "line", options, started
         )
     except UnicodeDecodeError as error:
         raise ImportFileError(f"the file is not UTF-8: {error}") from error
     except csv.Error as error:
         raise ImportFileError(f"CSV cannot be read: {error}") from error
+    observe_import(report)  # /metrics: rows by outcome, and the duration
+    return report
 
 
 # Fields each dataset accepts from an API record (the URL supplies the key).
 RECORD_FIELDS = {
     "locations": LOCATION_FIELDS,
-    "service_areas": (*RADIUS_AREA_FIELDS,),
+    "service_areas": (*RADIUS_AREA_FIELDS, "drive_time_s"),
     "regions": REGION_PROPERTIES,
+    "stock": ("location_external_id", "sku", "on_hand"),
 }
 
 
@@ -693,6 +764,8 @@ def _import_rows(
             sql.lock_dataset(connection, table)
             if dataset == "service_areas":
                 staged = _validated_service_areas(connection, rows, options, report, bar)
+            elif dataset in LOCATION_KEYED:
+                staged = _validated_location_keyed(connection, dataset, rows, options, report, bar)
             else:
                 staged = _validated_rows(dataset, rows, geojson, options, report, bar)
             if options.dry_run:
@@ -703,8 +776,12 @@ def _import_rows(
                 raise _Rollback
             if options.progress and copied >= 10_000:
                 tqdm.write(f"upserting {copied} rows into {dataset}...")
+            if options.replace:
+                report.replaced = sql.replace_from_staging(connection, table)
             report.created, report.updated = sql.upsert_from_staging(connection, table, copied)
-            sql.analyze_written_tables(connection, table, report.created + report.updated)
+            sql.analyze_written_tables(
+                connection, table, report.created + report.updated + report.replaced
+            )
             report.applied = True
     except _Rollback:
         pass
@@ -714,10 +791,218 @@ def _import_rows(
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "geodata" / "demo"
 # Order matters: service areas refer to locations.
-DEMO_FILES = ("locations.csv", "service_areas.csv", "service_areas.geojson", "regions.geojson")
+DEMO_FILES = (
+    "locations.csv",
+    "service_areas.csv",
+    "service_areas.geojson",
+    "regions.geojson",
+    # Fulfilment: products first, since stock refers to them.
+    "products.csv",
+    "stock.csv",
+    "fulfilment_settings.csv",
+)
 
 
 def load_demo_data(connection: Connection, options: ImportOptions) -> Iterator[ImportReport]:
     """Import the shipped demo network (geodata/demo) file by file, yielding each report."""
     for name in DEMO_FILES:
         yield import_file(connection, DEMO_DIR / name, options)
+
+
+# -- fulfilment datasets (DESIGN §4.5): products, stock, fulfilment settings ------------
+
+PRODUCT_FIELDS = ("sku", "name", "temperature", "length_mm", "width_mm", "height_mm", "weight_g")
+STOCK_FIELDS = ("location_external_id", "sku", "on_hand")
+SETTINGS_FIELDS = (
+    "location_external_id",
+    "mode",
+    "prep_minutes",
+    "cutoff",
+    "daily_capacity",
+    "departures",
+    "lead_minutes",
+)
+# dataset -> (allowed columns, required columns)
+FULFILMENT_CSV = {
+    "products": (PRODUCT_FIELDS, ("sku", "name")),
+    "stock": (STOCK_FIELDS, STOCK_FIELDS),
+    "fulfilment_settings": (SETTINGS_FIELDS, ("location_external_id", "mode", "prep_minutes")),
+}
+# Datasets whose rows name a location, resolved to its id before the COPY.
+LOCATION_KEYED = ("stock", "fulfilment_settings")
+_SKU = re.compile(SKU_PATTERN)
+_CLOCK = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+
+
+def _fulfilment_dataset(header: list[str]) -> str | None:
+    """Which fulfilment dataset a CSV header is, by its telling columns."""
+    if "on_hand" in header:
+        return "stock"
+    if "prep_minutes" in header:
+        return "fulfilment_settings"
+    if "sku" in header and "location_external_id" not in header:
+        return "products"
+    return None
+
+
+def sku(value: object) -> str:
+    text = required_text(value)
+    if not _SKU.fullmatch(text):
+        raise InvalidValue("must be 1-64 characters of A-Z a-z 0-9 . _ -")
+    return text
+
+
+def _whole_number(value: object, low: int, high: int, required: bool) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        text = optional_text(value)
+        if text is None:
+            if required:
+                raise InvalidValue("is required")
+            return None
+        if not text.isascii() or not text.isdigit():
+            raise InvalidValue("must be a whole number (ASCII digits)")
+        number = int(text)
+    if not low <= number <= high:
+        raise InvalidValue(f"must be between {low} and {high}")
+    return number
+
+
+def on_hand(value: object) -> int:
+    return _whole_number(value, 0, 2**31 - 1, required=True)
+
+
+def _size(value: object) -> int | None:
+    return _whole_number(value, 1, 2**31 - 1, required=False)
+
+
+def temperature(value: object) -> str:
+    return _choice(value, TEMPERATURES, default="ambient")
+
+
+def cutoff(value: object) -> dt_time | None:
+    text = optional_text(value)
+    if text is None:
+        return None
+    match = _CLOCK.fullmatch(text)
+    if not match:
+        raise InvalidValue("must be a local time HH:MM (00:00-23:59)")
+    return dt_time(int(match[1]), int(match[2]))
+
+
+def departures(value: object) -> str | None:
+    text = optional_text(value)
+    if text is not None:
+        try:
+            collection_times_as_hours(text)
+        except ValueError as error:
+            raise InvalidValue(str(error)) from error
+    return text
+
+
+def validate_product(raw: dict) -> tuple:
+    """A staging row for one product."""
+    check = _FieldChecker()
+    row = (
+        check("sku", sku, raw.get("sku")),
+        check("name", required_text, raw.get("name")),
+        check("temperature", temperature, raw.get("temperature")),
+        *(check(name, _size, raw.get(name)) for name in PRODUCT_FIELDS[3:]),
+    )
+    check.raise_if_any()
+    return row
+
+
+def _stock_row(raw: dict, check: _FieldChecker) -> tuple:
+    return (
+        check("location_external_id", external_id, raw.get("location_external_id")),
+        check("sku", sku, raw.get("sku")),
+        check("on_hand", on_hand, raw.get("on_hand")),
+    )
+
+
+def _settings_row(raw: dict, check: _FieldChecker) -> tuple:
+    row_mode = check("mode", lambda v: _choice(v, FULFILMENT_MODES), raw.get("mode"))
+    row = (
+        check("location_external_id", external_id, raw.get("location_external_id")),
+        row_mode,
+        check(
+            "prep_minutes",
+            lambda v: _whole_number(v, 0, MAX_PREP_MINUTES, True),
+            raw.get("prep_minutes"),
+        ),
+        check("cutoff", cutoff, raw.get("cutoff")),
+        check(
+            "daily_capacity",
+            lambda v: _whole_number(v, 0, 2**31 - 1, False),
+            raw.get("daily_capacity"),
+        ),
+        check("departures", departures, raw.get("departures")),
+        check(
+            "lead_minutes",
+            lambda v: _whole_number(v, 0, MAX_LEAD_MINUTES, False),
+            raw.get("lead_minutes"),
+        ),
+    )
+    if row_mode and row_mode != "supply":
+        for index, name in ((5, "departures"), (6, "lead_minutes")):
+            if row[index] is not None:
+                check.errors.append((name, "only supply runs have it"))
+    return row
+
+
+_LOCATION_KEYED_ROWS = {"stock": _stock_row, "fulfilment_settings": _settings_row}
+
+
+def _validated_location_keyed(connection, dataset, rows, options, report, bar) -> Iterator:
+    """Staging rows for stock or settings, their location resolved to its id.
+
+    The locations (and products) are read once, now, before COPY takes over the
+    connection; then each row is checked in Python as it streams in, with no query per
+    row: a million stock rows validate at several hundred thousand rows a second.
+    """
+    ids = sql.location_ids(connection)
+    skus = sql.product_skus(connection) if dataset == "stock" else None
+    convert = _LOCATION_KEYED_ROWS[dataset]
+
+    def fast_stock_row(raw: dict) -> tuple | None:
+        """A plain stock line (a known location and SKU as written, digits) in a few
+        dict look-ups; None sends the row down the checked path."""
+        location, code, count = raw.get("location_external_id"), raw.get("sku"), raw.get("on_hand")
+        if location in ids and code in skus and isinstance(count, str) and count.isdigit():
+            if count.isascii() and len(count) < 10:
+                return (ids[location], code, int(count))
+        return None
+
+    def staged() -> Iterator[tuple]:
+        seen: dict[tuple, int] = {}
+        for number, raw, _geometry in rows:
+            report.total += 1
+            bar.update()
+            fast = fast_stock_row(raw) if skus is not None else None
+            if fast is not None and (options.skip_invalid or not report.rejected):
+                key = (raw["location_external_id"], fast[1])
+                if seen.setdefault(key, number) == number:
+                    yield fast
+                    continue
+            try:
+                problems = _structural_errors(raw)
+                if problems:
+                    raise RowErrors(problems)
+                check = _FieldChecker()
+                row = convert(raw, check)
+                check.raise_if_any()
+                location = ids.get(row[0])
+                if location is None:
+                    raise RowErrors([("location_external_id", f"no location {row[0]!r}")])
+                if skus is not None and row[1] not in skus:
+                    raise RowErrors([("sku", f"no product {row[1]!r}; import it first")])
+                _unique(seen, (row[0], row[1]), number, "location_external_id")
+            except RowErrors as error:
+                _reject(report, number, error.errors)
+                continue
+            if options.skip_invalid or not report.rejected:
+                yield (location, *row[1:])
+
+    return staged()

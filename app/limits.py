@@ -22,9 +22,14 @@ MAX_SERVED_BY = 100
 DEFAULT_GEOCODE_LIMIT = 5
 MAX_GEOCODE_LIMIT = 20
 DEFAULT_SERVICE_AREAS = 1_000  # /service-areas page size
-MAX_SERVICE_AREAS = 5_000  # /service-areas page size, and the planner's areas per page
-MAX_MARKERS = 5_000  # the planner's markers per page
+MAX_SERVICE_AREAS = 5_000  # /service-areas page size, and the areas on a location page
 MAX_SIMPLIFY_M = 10_000
+
+# -- tiles and OGC API - Features ----------------------------------------------------
+MAX_TILE_ZOOM = 22  # street level and a little beyond; deeper tiles are refused (404)
+TILE_MAX_AGE_S = 60  # how long a client may reuse a tile before it revalidates its ETag
+DEFAULT_OGC_ITEMS = 100  # /ogc/collections/*/items page size when `limit` is not given
+MAX_OGC_ITEMS = 1_000  # a larger `limit` is clamped to this (OGC API - Features 7.15.3)
 
 # -- text ----------------------------------------------------------------------------
 # The retailer's own key for a location (DESIGN §4.2), checked at import and in URLs.
@@ -52,3 +57,55 @@ MAX_SMALL_BODY_BYTES = 64 * 1024
 # local timezones overflows (year 1 or 9999 plus an offset), and no shop plans that far.
 EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_INSTANT = datetime(2200, 1, 1, tzinfo=UTC)
+
+# -- client keys and quotas (DESIGN §4.10) --------------------------------------------
+CLIENT_KEY_NAME_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+CLIENT_KEY_NAME = re.compile(CLIENT_KEY_NAME_PATTERN)
+MAX_CLIENT_KEY_LENGTH = 100  # a key is a 4-character prefix and 43 random characters
+MAX_KEY_ORIGINS = 50  # origins listed on one publishable key
+MAX_ORIGIN_LENGTH = 300
+# Keys (and unknown keys) whose lookups each process remembers; beyond it the memory
+# starts afresh, so a flood of made-up keys cannot grow it without bound.
+MAX_CACHED_CLIENT_KEYS = 10_000
+# Clients whose counters one process keeps in memory (without Redis), likewise.
+MAX_MEMORY_QUOTA_CLIENTS = 100_000
+MINUTE_S = 60
+DAY_S = 86_400
+
+# -- fulfilment (DESIGN §4.5) --------------------------------------------------------
+CART_MAX_LINES = 50
+MIN_LINE_QTY = 1
+MAX_LINE_QTY = 10_000
+SKU_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+SKU = re.compile(SKU_PATTERN)
+FULFILMENT_HORIZON_DAYS = 7  # no option is promised further ahead than this
+MAX_AT_PAST_DAYS = 1  # `at` may lie this far in the past...
+MAX_AT_AHEAD_DAYS = 60  # ...and this far ahead
+DEFAULT_OPTIONS_LIMIT = 10
+MAX_OPTIONS_LIMIT = 100
+# Locations considered per mode, nearest first within the radius: the rules run in
+# Python per candidate, so their number is bounded before the work starts.
+MAX_FULFILMENT_CANDIDATES = 200
+# Stock lines one admin call may set for a location.
+MAX_STOCK_LINES_PER_CALL = 10_000
+MAX_PREP_MINUTES = 10_080  # a week
+MAX_LEAD_MINUTES = 10_080
+
+# -- roads (DESIGN §4.7) ---------------------------------------------------------------
+# Drive-time service areas and the partition: seconds of driving from a location.
+MIN_DRIVE_TIME_S = 60
+MAX_DRIVE_TIME_S = 7_200  # also a CHECK on service_areas (migration 0008)
+DEFAULT_PARTITION_DRIVE_TIME_S = 900
+# A point farther than this from the network's nearest vertex is not attached (absent
+# from road answers): it lies off the imported extract.
+ROAD_ATTACH_MAX_M = 1_000
+# The off-network leg from a point to its vertex (geodesic metres) is driven at this
+# speed: a car leaving a car park or finishing a block, slower than on the street.
+ROAD_ATTACH_SPEED_KMH = 15.0
+# Reached roads are buffered by this width into a drive-time polygon: half a block, so a
+# block's frontage is in but the unreached streets behind it stay out.
+ROAD_AREA_BUFFER_M = 50.0
+# rank=travel_time computes road legs for at most this many geodesic candidates.
+MAX_TRAVEL_TIME_CANDIDATES = 500
+# The partition assigns the network among at most this many locations.
+MAX_PARTITION_LOCATIONS = 50

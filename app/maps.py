@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,11 +38,18 @@ KIND_COLOURS = {
     "convenience_store": "#d6338a",
     "locker": "#0f8b8d",
 }
+# From this zoom the planner draws areas as outlines only: a street-level view lies inside
+# many areas, and their fills would stack into an opaque sheet.
+AREA_OUTLINE_ZOOM = 12
+# Groups of nearby locations on the planner's tiles (static/planner-tiles.js draws them).
+CLUSTER_COLOUR = "#444444"
 GAP_COLOUR = "#d62728"
 OVERLAP_COLOUR = "#7b3294"
 REGION_COLOUR = "#222222"
 # The SVG pattern that hatches gaps; the legend element puts it in the page.
 HATCH_ID = "locator-hatch"
+# Where the planner opens when there is nothing to show yet: the inhabited world.
+EMPTY_NETWORK_VIEW = (-170.0, -50.0, 170.0, 70.0)
 # Drawn largest first, so the smaller express areas stay on top and clickable.
 MODE_ORDER = ("supply", "delivery", "express")
 
@@ -60,6 +68,22 @@ class Tiles:
 
     url: str
     attribution: str
+
+
+@dataclass(frozen=True)
+class VectorTiles:
+    """Where the planner draws areas and locations from: the app's vector tiles.
+
+    ``locations_url`` and ``areas_url`` are XYZ templates (``.../{z}/{x}/{y}.mvt``);
+    ``scripts`` are the (name, URL) pairs of Leaflet.VectorGrid and the page's tile
+    script, served by the app; ``location_url_prefix`` plus an external_id is a
+    location's page."""
+
+    locations_url: str
+    areas_url: str
+    location_url_prefix: str
+    max_zoom: int
+    scripts: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -100,25 +124,40 @@ def leaflet_bounds(bbox: tuple[float, float, float, float]) -> list[list[float]]
 def planner_map(
     *,
     region: Mapping | None,
-    service_areas: Sequence[Mapping],
-    locations: Sequence[Mapping],
     coverage: Mapping[str, Mapping],
     modes: Sequence[str],
     assets: MapAssets,
     tiles: Tiles,
-    at: datetime,
-    location_url: Callable[[str], str] | None = None,
+    vector_tiles: VectorTiles,
+    bbox: tuple[float, float, float, float] | None,
+    partition: Mapping | None = None,
 ) -> folium.Map:
-    """The planner's map: service areas per mode, gaps, the region and its locations.
+    """The planner's map: service areas per mode and the locations, drawn from the app's
+    vector tiles (so the page embeds none of them, however large the network), and the
+    region with its gaps and overlaps, and a legend.
 
-    ``service_areas`` and ``region`` are rows of app.queries.coverage (geometry as a
-    GeoJSON string); ``coverage`` maps a mode to its coverage_of() row; ``locations`` are
-    rows of app.queries.locations. Opening state is evaluated at ``at``.
+    ``region`` is a row of app.queries.coverage (geometry as a GeoJSON string);
+    ``coverage`` maps a mode to its coverage_of() row. The map opens on ``bbox``
+    (west, south, east, north), or on the region without one. ``partition`` (a GeoJSON
+    FeatureCollection from app.services.roads) adds who reaches each part first by car.
     """
-    location_url = location_url or _default_location_url
     fmap = _new_map(assets, tiles)
-    # Overlays that explain the areas, rather than being clicked, are not interactive:
-    # drawn above the areas, they must not swallow the areas' tooltips and popups.
+    fmap.default_js = [*fmap.default_js, *vector_tiles.scripts]
+    # Areas and locations first, in their own panes under the overlays that explain them,
+    # which are not interactive: drawn above, they must not swallow hovers and clicks.
+    for mode in sorted(modes, key=_mode_rank):
+        _TileOverlay(
+            "areas",
+            name=f"{_text(MODE_LABELS.get(mode, mode))} areas",
+            options={
+                "url": f"{vector_tiles.areas_url}?mode={quote(mode)}",
+                "mode": mode,
+                "colour": MODE_COLOURS.get(mode, "#555555"),
+                "outlineZoom": AREA_OUTLINE_ZOOM,
+                "locationUrl": vector_tiles.location_url_prefix,
+                "maxZoom": vector_tiles.max_zoom,
+            },
+        ).add_to(fmap)
     for mode in modes:
         row = coverage.get(mode)
         if row:
@@ -135,7 +174,6 @@ def planner_map(
                 },
                 show=False,
             )
-    _add_service_areas(fmap, service_areas, modes, location_url)
     # Gaps go above the areas (a mode's gaps never overlap its own areas), hatched so
     # that the areas of other modes still show through them.
     for mode in modes:
@@ -155,6 +193,8 @@ def planner_map(
                 },
                 show=True,
             )
+    if partition is not None:
+        _add_partition(fmap, partition)
     if region is not None:
         _add_shape_layer(
             fmap,
@@ -164,17 +204,27 @@ def planner_map(
             style={"color": REGION_COLOUR, "weight": 3, "dashArray": "8 6", "fill": False},
             show=True,
         )
-    _add_locations(fmap, locations, at, location_url, radius=5)
+    _TileOverlay(
+        "locations",
+        name="Locations",
+        options={
+            "url": vector_tiles.locations_url,
+            "kindColours": KIND_COLOURS,
+            "clusterColour": CLUSTER_COLOUR,
+            "locationUrl": vector_tiles.location_url_prefix,
+            "maxZoom": vector_tiles.max_zoom,
+            # Above the areas' and the region's paths, so that a point stays clickable.
+            "pane": "markerPane",
+        },
+    ).add_to(fmap)
     # Many overlays: the list opens on hover or focus instead of hiding the map.
     folium.LayerControl(collapsed=True).add_to(fmap)
-    _Legend(_legend_html(modes, has_gaps=bool(coverage), has_region=region is not None)).add_to(
-        fmap
+    legend = _legend_html(
+        modes, has_gaps=bool(coverage), has_region=region is not None, has_clusters=True
     )
-    bbox = bbox_of([region["geometry"]]) if region is not None else None
-    bbox = bbox or bbox_of(row["geometry"] for row in service_areas)
-    bbox = bbox or bbox_of(_point(row) for row in locations)
-    if bbox is not None:
-        fmap.fit_bounds(leaflet_bounds(bbox))
+    _Legend(legend).add_to(fmap)
+    bbox = bbox or (bbox_of([region["geometry"]]) if region is not None else None)
+    fmap.fit_bounds(leaflet_bounds(bbox or EMPTY_NETWORK_VIEW))
     return fmap
 
 
@@ -303,6 +353,44 @@ def _add_shape_layer(
         style_function=_constant_style({**style, "className": class_name}),
         control=False,
         interactive=False,
+    ).add_to(layer)
+
+
+# Neighbouring pieces of a partition get different colours often enough from a fixed
+# palette picked by the location's id (stable across page loads).
+PARTITION_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")
+
+
+def _partition_style(feature: dict) -> dict:
+    colour = PARTITION_COLOURS[zlib.crc32(str(feature["id"]).encode()) % len(PARTITION_COLOURS)]
+    return {
+        "color": colour,
+        "weight": 1,
+        "fillColor": colour,
+        "fillOpacity": 0.45,
+        "className": "locator-partition",
+    }
+
+
+def _add_partition(fmap: folium.Map, partition: Mapping) -> None:
+    """The drive-time partition: one coloured piece per location, named on hover."""
+    features = partition["features"]
+    if not features:
+        return
+    first = features[0]["properties"]
+    name = (
+        f"Fastest by car ({_text(MODE_LABELS.get(first['mode'], first['mode']))}, "
+        f"{first['drive_time_s'] // 60} min)"
+    )
+    layer = folium.FeatureGroup(name=name, show=True).add_to(fmap)
+    folium.GeoJson(
+        dict(partition),
+        style_function=_partition_style,
+        tooltip=folium.GeoJsonTooltip(
+            fields=["name", "location_id", "slowest_reached_s"],
+            aliases=["Reached first from", "Location", "Slowest (s)"],
+        ),
+        control=False,
     ).add_to(layer)
 
 
@@ -435,7 +523,9 @@ def _location_style(feature: dict) -> dict:
     }
 
 
-def _legend_html(modes: Sequence[str], *, has_gaps: bool, has_region: bool) -> str:
+def _legend_html(
+    modes: Sequence[str], *, has_gaps: bool, has_region: bool, has_clusters: bool = False
+) -> str:
     """The legend's HTML: a swatch and a label per thing drawn."""
     rows = ['<h2 class="locator-legend-title">Legend</h2>', "<ul>"]
     for mode in sorted(modes, key=_mode_rank):
@@ -463,8 +553,34 @@ def _legend_html(modes: Sequence[str], *, has_gaps: bool, has_region: bool) -> s
             f'<li><span class="swatch swatch-point" style="background:{colour}"></span>'
             f"{escape(_label(kind))}</li>"
         )
+    if has_clusters:
+        rows.append(
+            f'<li><span class="swatch swatch-point" style="background:{CLUSTER_COLOUR}"></span>'
+            "Several locations (click to zoom in)</li>"
+        )
     rows.append("</ul>")
     return "".join(rows)
+
+
+class _TileOverlay(folium.map.Layer):
+    """An overlay of vector tiles, made by ``locatorTiles.<kind>`` (static/planner-tiles.js);
+    a folium Layer, so the layer control lists it and switches it on and off."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = locatorTiles.{{ this.kind }}(
+            {{ this._parent.get_name() }}, {{ this.tile_options|tojson }}
+        );
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, kind: str, *, name: str, options: dict, show: bool = True):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "TileOverlay"
+        self.kind = kind
+        self.tile_options = options
 
 
 class _Legend(branca.element.MacroElement):

@@ -6,7 +6,7 @@ the schema, type the columns, and serve the few single-row admin operations.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 
 from geoalchemy2 import Geography, Geometry, WKBElement
 from sqlalchemy import (
@@ -21,6 +21,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Text,
+    Time,
     UniqueConstraint,
     func,
     text,
@@ -106,7 +107,18 @@ class ServiceArea(Base):
     __table_args__ = (
         CheckConstraint(_in("mode", SERVICE_AREA_MODES), "service_areas_mode_allowed"),
         CheckConstraint("ST_IsValid(geom) AND NOT ST_IsEmpty(geom)", "service_areas_geom_valid"),
-        CheckConstraint("source IN ('polygon', 'radius')", "service_areas_source_allowed"),
+        CheckConstraint(
+            "source IN ('polygon', 'radius', 'drive_time')", "service_areas_source_allowed"
+        ),
+        # A drive-time area (migration 0008) remembers its seconds and the road network
+        # version it was built on; it is rebuilt when a new network is imported.
+        CheckConstraint(
+            "(source = 'drive_time') = (drive_time_s IS NOT NULL AND network_version IS NOT NULL)",
+            "service_areas_drive_time_fields",
+        ),
+        CheckConstraint(
+            "drive_time_s > 0 AND drive_time_s <= 7200", "service_areas_drive_time_range"
+        ),
         CheckConstraint("radius_m > 0 AND radius_m <= 1000000", "service_areas_radius_range"),
         CheckConstraint(
             "(source = 'radius') = (radius_m IS NOT NULL AND center IS NOT NULL)",
@@ -131,6 +143,8 @@ class ServiceArea(Base):
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    drive_time_s: Mapped[int | None] = mapped_column(Integer)
+    network_version: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Region(Base):
@@ -227,6 +241,18 @@ class ServiceAreaPart(Base):
     )
 
 
+class DataVersion(Base):
+    """A single row: the data's version, bumped by triggers on every write to locations,
+    service areas and regions (migration 0009); tiles and OGC responses' ETags use it."""
+
+    __tablename__ = "data_version"
+    __table_args__ = (CheckConstraint("id", "data_version_one_row"),)
+
+    id: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default=text("true"))
+    version: Mapped[int] = mapped_column(BigInteger, server_default=text("1"))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class ApiToken(Base):
     """An admin API token: its SHA-256 hash, scopes, and whether it was revoked."""
 
@@ -242,3 +268,179 @@ class ApiToken(Base):
     scopes: Mapped[list[str]] = mapped_column(ARRAY(Text))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+CLIENT_KEY_KINDS = ("publishable", "secret")
+
+
+class ClientKey(Base):
+    """A read client's key (publishable or secret): its hash, origins and quotas."""
+
+    __tablename__ = "client_keys"
+    __table_args__ = (
+        UniqueConstraint("key_sha256", name="client_keys_hash_key"),
+        CheckConstraint(r"name ~ '^[A-Za-z0-9._:-]{1,64}$'", name="client_keys_name_format"),
+        CheckConstraint(_in("kind", CLIENT_KEY_KINDS), name="client_keys_kind_allowed"),
+        CheckConstraint("per_minute > 0", name="client_keys_per_minute_positive"),
+        CheckConstraint("per_day > 0", name="client_keys_per_day_positive"),
+        Index("client_keys_name_idx", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    key_sha256: Mapped[str] = mapped_column(Text)
+    key_hint: Mapped[str] = mapped_column(Text)
+    allowed_origins: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    per_minute: Mapped[int] = mapped_column(Integer)
+    per_day: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+TEMPERATURES = ("ambient", "chilled", "frozen")
+FULFILMENT_MODES = ("pickup", "express", "delivery", "supply")
+
+
+class Product(Base):
+    """A SKU the network stocks; its temperature decides which locations may hold it."""
+
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("sku ~ '^[A-Za-z0-9._-]+$' AND length(sku) <= 64", "products_sku_format"),
+        CheckConstraint("btrim(name) <> ''", "products_name_not_blank"),
+        CheckConstraint(_in("temperature", TEMPERATURES), "products_temperature_allowed"),
+        CheckConstraint(
+            "(length_mm IS NULL OR length_mm > 0) AND (width_mm IS NULL OR width_mm > 0)"
+            " AND (height_mm IS NULL OR height_mm > 0) AND (weight_g IS NULL OR weight_g > 0)",
+            "products_sizes_positive",
+        ),
+        UniqueConstraint("sku", name="products_sku_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    sku: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    temperature: Mapped[str] = mapped_column(Text, server_default=text("'ambient'"))
+    length_mm: Mapped[int | None] = mapped_column(Integer)
+    width_mm: Mapped[int | None] = mapped_column(Integer)
+    height_mm: Mapped[int | None] = mapped_column(Integer)
+    weight_g: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class StockLine(Base):
+    """How many units of a SKU a location has on hand (held units are in issue 13's tables)."""
+
+    __tablename__ = "stock"
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", "stock_on_hand_not_negative"),
+        Index("stock_sku", "sku"),
+    )
+
+    # No foreign keys (see migration 0007): row-by-row checks would slow feeds tenfold;
+    # the importer checks, and triggers forget the lines of deleted locations/products.
+    location_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sku: Mapped[str] = mapped_column(Text, primary_key=True)
+    on_hand: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class FulfilmentSetting(Base):
+    """How one location works in one mode: preparation, cut-off, capacity, supply runs."""
+
+    __tablename__ = "fulfilment_settings"
+    __table_args__ = (
+        CheckConstraint(_in("mode", FULFILMENT_MODES), "fulfilment_settings_mode_allowed"),
+        CheckConstraint("prep_minutes BETWEEN 0 AND 10080", "fulfilment_settings_prep_range"),
+        CheckConstraint(
+            "daily_capacity IS NULL OR daily_capacity >= 0",
+            "fulfilment_settings_capacity_not_negative",
+        ),
+        CheckConstraint(
+            "lead_minutes IS NULL OR lead_minutes BETWEEN 0 AND 10080",
+            "fulfilment_settings_lead_range",
+        ),
+    )
+
+    location_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True
+    )
+    mode: Mapped[str] = mapped_column(Text, primary_key=True)
+    prep_minutes: Mapped[int] = mapped_column(Integer)
+    cutoff: Mapped[time | None] = mapped_column(Time)
+    daily_capacity: Mapped[int | None] = mapped_column(Integer)
+    departures: Mapped[str | None] = mapped_column(Text)
+    lead_minutes: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RoadNetwork(Base):
+    """One imported car network; exactly one is current (migration 0008)."""
+
+    __tablename__ = "road_networks"
+    __table_args__ = (
+        Index(
+            "road_networks_one_current",
+            "is_current",
+            unique=True,
+            postgresql_where=text("is_current"),
+        ),
+    )
+
+    version: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    source_name: Mapped[str] = mapped_column(Text)
+    imported_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    is_current: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    edges: Mapped[int] = mapped_column(Integer)
+    vertices: Mapped[int] = mapped_column(Integer)
+    largest_component_share: Mapped[float] = mapped_column(Float)
+    max_speed_kmh: Mapped[float] = mapped_column(Float)
+
+
+class RoadVertex(Base):
+    """A network vertex (an OSM node where ways meet or end) of one network version."""
+
+    __tablename__ = "road_vertices"
+    __table_args__ = (
+        Index("road_vertices_geog_gist", text("(geom::geography)"), postgresql_using="gist"),
+    )
+
+    network_version: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("road_networks.version", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    in_main_component: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=False
+    )
+
+
+class RoadEdge(Base):
+    """A pgRouting edge: cost and reverse_cost in seconds (negative: closed), length in m."""
+
+    __tablename__ = "road_edges"
+    __table_args__ = (
+        CheckConstraint("cost >= 0 OR reverse_cost >= 0", "road_edges_some_direction"),
+        Index("road_edges_geom_gist", "geom", postgresql_using="gist"),
+    )
+
+    network_version: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("road_networks.version", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    source: Mapped[int] = mapped_column(BigInteger)
+    target: Mapped[int] = mapped_column(BigInteger)
+    cost: Mapped[float] = mapped_column(Float)
+    reverse_cost: Mapped[float] = mapped_column(Float)
+    length_m: Mapped[float] = mapped_column(Float)
+    speed_kmh: Mapped[float] = mapped_column(Float)
+    highway: Mapped[str] = mapped_column(Text)
+    osm_way_id: Mapped[int] = mapped_column(BigInteger)
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("LINESTRING", srid=4326, spatial_index=False), nullable=False
+    )

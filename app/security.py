@@ -1,4 +1,4 @@
-"""Response hardening: security headers on every response, and per-client rate limits.
+"""Response hardening: security headers on every response (quotas: app/api/clients.py).
 
 The Content-Security-Policy allows only the app's own scripts, styles, images and
 connections, plus images from the base-tile host. Pages built by folium (the planner)
@@ -12,11 +12,6 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import Flask, g, request
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-
-# Where flask-limiter puts its Retry-After, which only a 429 passes on (see init_app).
-LIMITER_RETRY_AFTER = "X-Limiter-Retry-After"
 
 
 def allow_inline_scripts(view):
@@ -47,30 +42,8 @@ def content_security_policy(app: Flask, inline_scripts: bool) -> str:
     )
 
 
-def init_app(app: Flask, exempt: list) -> None:
-    """Headers for every response; rate limits for every view but the ``exempt`` blueprints.
-
-    One Limiter per app: flask-limiter keeps its settings on the instance, so a shared
-    one would carry the first app's limits into every later app (tests build many).
-    """
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
-    # flask-limiter writes a Retry-After on every response, 200s included, overwrites the
-    # app's own on 503s with its window's, and rounds down (to 0 as a window ends). It
-    # writes to a header of its own instead; the hook below keeps it for 429s only.
-    app.config["RATELIMIT_HEADER_RETRY_AFTER"] = LIMITER_RETRY_AFTER
-
-    # Registered before the Limiter's own hook, so it runs after it (Flask runs
-    # after_request hooks last registered first).
-    @app.after_request
-    def retry_after_where_it_belongs(response):
-        seconds = response.headers.pop(LIMITER_RETRY_AFTER, None)
-        if response.status_code == 429:
-            response.headers["Retry-After"] = str(max(1, int(seconds or 1)))
-        return response
-
-    limiter = Limiter(key_func=get_remote_address, app=app)
-    for blueprint in exempt:
-        limiter.exempt(blueprint)
+def init_app(app: Flask) -> None:
+    """Security headers for every response."""
     policies = {inline: content_security_policy(app, inline) for inline in (False, True)}
 
     @app.after_request

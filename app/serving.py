@@ -45,9 +45,12 @@ be broken. ``problem_body`` below builds, without dependencies, the shape of the
 from __future__ import annotations
 
 import json
+import os
 import ssl
+import tempfile
 from datetime import datetime
 from http import HTTPStatus
+from pathlib import Path
 
 from gunicorn import util as gunicorn_util
 from gunicorn.http import errors as http_errors
@@ -62,6 +65,39 @@ PROBLEM_TYPE_BASE = "https://locator.example/problems/"
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
+# Workers: WEB_CONCURRENCY, else two per core plus one (sync workers wait on the
+# database, so more of them than cores keep the cores busy). No threads: ProblemWorker
+# is a sync worker (see check_config).
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1) + 1))
+# A worker silent for this long is killed and replaced; 6x the statement timeout.
+timeout = 30
+# On SIGTERM or a graceful reload (SIGHUP: new workers start, old ones finish their
+# requests), workers get this long to finish before they are killed.
+graceful_timeout = 30
+keepalive = 5
+
+
+def on_starting(server):
+    """Before any worker starts: a fresh directory for the workers' Prometheus values.
+
+    Set here, in the master, so every worker inherits it before it imports the app (the
+    values of prometheus_client are files there from the first import). A directory the
+    operator sets is used as it is, emptied of a previous run's files.
+    """
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        directory = tempfile.mkdtemp(prefix="locator-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    for stale in Path(directory).glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    """A worker exited: its gauges stop counting (prometheus_client multiprocess mode)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def problem_body(status: int, detail: str, errors: list[dict] | None = None) -> bytes:

@@ -4,7 +4,8 @@
 # otherwise the exact command is printed and the script fails.
 set -euo pipefail
 
-packages=(postgresql-15 postgresql-15-postgis-3 python3-venv)
+# pgRouting: road travel time (DESIGN §4.7), a server extension in the same cluster.
+packages=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting python3-venv)
 # Extra packages, e.g. EXTRA_PACKAGES="chromium" for the browser tests.
 read -r -a extra <<< "${EXTRA_PACKAGES:-}"
 packages+=("${extra[@]}")

@@ -377,3 +377,24 @@ def shared_data():
     if not SHARED_DATA.is_dir():
         pytest.skip(f"third-party data not available at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A redis-server of the session's own on loopback (never the system one), stopped at
+    the end; tests that share it use a quota prefix of their own."""
+    from tests.servers import redis_server
+
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+def steady_quota_clock(monkeypatch):
+    """Pins the quota windows' clock in the middle of a minute (and of a day): counts in
+    fixed windows then never straddle a window's end, whenever the test runs."""
+    import app.api.clients
+
+    middle = 1_799_971_200.0 + 12 * 3600 + 30  # 2027-01-15 12:00:30 UTC
+    monkeypatch.setattr(app.api.clients, "clock", lambda: middle)
+    return middle

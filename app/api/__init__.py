@@ -51,10 +51,14 @@ def init_app(app: Flask) -> None:
         app.config.setdefault(key, value)
     # One Api per app: flask-smorest keeps the spec on the instance.
     api = LocatorApi(app)
-    from app.api import admin, routes
+    from app.api import admin, fulfilment, ogc, roads, routes, tiles
 
     api.register_blueprint(routes.bp)
     api.register_blueprint(admin.bp)
+    api.register_blueprint(fulfilment.bp)
+    api.register_blueprint(tiles.bp)
+    api.register_blueprint(ogc.bp)
+    api.register_blueprint(roads.bp)
 
     @app.get("/api/docs/assets/<path:filename>")
     def swagger_ui_assets(filename):

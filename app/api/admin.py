@@ -135,9 +135,10 @@ class ServiceAreaWrite(MethodView):
     def put(self, args, external_id, mode):
         """Create or replace a location's service area for one mode.
 
-        Body: `{"geometry": <GeoJSON Polygon or MultiPolygon>}` or `{"radius_m": 5000}`
-        (a geodesic circle around the location). `?make_valid=true` repairs an invalid
-        polygon instead of refusing it.
+        Body: `{"geometry": <GeoJSON Polygon or MultiPolygon>}`, `{"radius_m": 5000}`
+        (a geodesic circle around the location) or `{"drive_time_s": 900}` (the roads a
+        car from the location reaches in that time, on the current road network).
+        `?make_valid=true` repairs an invalid polygon instead of refusing it.
         """
         if mode not in SERVICE_AREA_MODES:
             raise NotFound(
@@ -146,16 +147,18 @@ class ServiceAreaWrite(MethodView):
                 message=f"one of {', '.join(SERVICE_AREA_MODES)}",
             )
         body = read_json_object(_polygon_body_bytes())
-        unknown = [key for key in body if key not in ("geometry", "radius_m")]
-        if unknown or ("geometry" in body) == ("radius_m" in body):
+        shapes = ("geometry", "radius_m", "drive_time_s")
+        unknown = [key for key in body if key not in shapes]
+        if unknown or sum(key in body for key in shapes) != 1:
             raise InvalidInput(
-                "give exactly one of geometry or radius_m",
+                "give exactly one of geometry, radius_m or drive_time_s",
                 field=unknown[0] if unknown else "geometry",
-                message="give geometry or radius_m",
+                message="give geometry, radius_m or drive_time_s",
             )
         fields_ = {"location_external_id": external_id, "mode": mode}
-        if "radius_m" in body:
-            fields_["radius_m"] = body["radius_m"]
+        for key in ("radius_m", "drive_time_s"):
+            if key in body:
+                fields_[key] = body[key]
         with db.transaction() as connection:
             report = import_records(
                 connection, "service_areas", [(fields_, body.get("geometry"))], _options(args)

@@ -33,6 +33,7 @@ STATUS_OF = (
     (errors.UnsupportedMediaType, 415),
     (errors.Unauthorized, 401),
     (errors.Forbidden, 403),
+    (errors.QuotaExceeded, 429),
     (errors.InvalidInput, 400),
     (errors.LocatorError, 400),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, request, url_for
 from flask.views import MethodView
 
 from app.api import schemas
@@ -14,7 +14,7 @@ from app.extensions import db
 from app.geo import metres_to_degrees
 from app.geocoding import external_geocoder_from_config, geocode
 from app.models import KINDS, SERVICE_AREA_MODES, STATUSES
-from app.services import coverage, locations
+from app.services import coverage, locations, roads
 from app.services.origins import resolve_origin
 from app.services.pickup import PickupSearch, find_pickup_points
 
@@ -65,6 +65,7 @@ class PickupPoints(MethodView):
         Give the origin as lat/lon or as q (geocoded). Results carry distance_m and
         is_open/next_change at open_at (now by default). Paging: pass next_cursor back
         as cursor. Send Accept: application/geo+json or format=geojson for GeoJSON.
+        rank=travel_time orders them by car travel time instead (one page).
         """
         origin = _origin(args)
         search = PickupSearch(
@@ -78,7 +79,10 @@ class PickupPoints(MethodView):
             limit=args["limit"],
         )
         after = cursors().decode(search, args.get("cursor"), (float, int))
-        page = find_pickup_points(db.connection(), search, after)
+        if args.get("rank") == "travel_time":
+            page = roads.pickup_points_by_travel_time(db.connection(), search)
+        else:
+            page = find_pickup_points(db.connection(), search, after)
         results = [location_json(row) for row in page.results]
         next_cursor = cursors().encode(search, page.next_after) if page.next_after else None
         if _wants_geojson(args):
@@ -192,19 +196,38 @@ class CoverageBatch(MethodView):
 @bp.route("/service-areas")
 class ServiceAreas(MethodView):
     @bp.query(schemas.ServiceAreasQuery)
-    @bp.response(200, schemas.FeatureCollectionSchema, content_type=GEOJSON)
+    @bp.response(200, schemas.ServiceAreaPageSchema, content_type=GEOJSON)
     @_document_errors(400, 503)
     def get(self, args):
-        """Service areas as a GeoJSON FeatureCollection, optionally simplified for display."""
-        features = coverage.service_areas(
-            db.connection(),
+        """Service areas by id as a GeoJSON FeatureCollection, optionally simplified.
+
+        numberMatched says how many match; while more remain, next_cursor (and the
+        rel=next link) gives the next page. Exterior rings are counterclockwise.
+        """
+        search = coverage.ServiceAreaSearch(
             location_external_id=args.get("location_id"),
-            modes=_modes(args),
+            modes=tuple(_modes(args)),
             bbox=args.get("bbox"),
             simplify_m=args["simplify"],
             limit=args["limit"],
         )
-        return json_response({"type": "FeatureCollection", "features": features}, GEOJSON)
+        after = cursors().decode(search, args.get("cursor"), (int,))
+        page = coverage.service_areas(db.connection(), search, after)
+        next_cursor = cursors().encode(search, page.next_after) if page.next_after else None
+        links = []
+        if next_cursor:
+            query = request.args.to_dict(flat=False) | {"cursor": [next_cursor]}
+            href = url_for("api_v1.ServiceAreas", _external=True, **query)
+            links.append({"href": href, "rel": "next", "type": GEOJSON})
+        body = {
+            "type": "FeatureCollection",
+            "features": page.features,
+            "numberMatched": page.number_matched,
+            "numberReturned": len(page.features),
+            "next_cursor": next_cursor,
+            "links": links,
+        }
+        return json_response(body, GEOJSON)
 
 
 @bp.route("/coverage/summary")

@@ -124,6 +124,14 @@ class PickupPointsQuery(OriginQuery):
         metadata={"description": "Only locations open at this ISO 8601 time (with offset)."}
     )
     open_now = Flag(metadata={"description": "true: only locations open now."})
+    rank = fields.String(
+        validate=validate.OneOf(["distance", "travel_time"]),
+        metadata={
+            "description": "distance (default): geodesic, nearest first. travel_time: by "
+            "car over the imported road network, quickest first, with duration_s and "
+            "road_distance_m (one page: no cursor; 400 without a network)."
+        },
+    )
     cursor = _cursor()
     format = fields.String(
         validate=validate.OneOf(["json", "geojson"]),
@@ -134,6 +142,11 @@ class PickupPointsQuery(OriginQuery):
     def one_time(self, data, **kwargs):
         if data.get("open_now") and "open_at" in data:
             raise ValidationError("give open_at or open_now=true, not both", "open_now")
+
+    @validates_schema
+    def travel_time_has_one_page(self, data, **kwargs):
+        if data.get("rank") == "travel_time" and "cursor" in data:
+            raise ValidationError("rank=travel_time gives one page: no cursor", "cursor")
 
 
 class LocationsQuery(StrictSchema):
@@ -201,8 +214,9 @@ class ServiceAreasQuery(StrictSchema):
     limit = Integer(
         load_default=DEFAULT_SERVICE_AREAS,
         validate=validate.Range(min=1, max=MAX_SERVICE_AREAS),
-        metadata={"description": f"Features at most (1..{MAX_SERVICE_AREAS})."},
+        metadata={"description": f"Features per page (1..{MAX_SERVICE_AREAS})."},
     )
+    cursor = _cursor()
 
 
 class CoverageSummaryQuery(StrictSchema):
@@ -256,6 +270,12 @@ class LocationSchema(Schema):
 
 class PickupPointSchema(LocationSchema):
     distance_m = fields.Float(metadata={"description": "Geodesic distance (WGS84), metres."})
+    duration_s = fields.Float(
+        metadata={"description": "rank=travel_time: seconds by car from the origin."}
+    )
+    road_distance_m = fields.Float(
+        metadata={"description": "rank=travel_time: metres driven on that route."}
+    )
 
 
 class OriginSchema(Schema):
@@ -376,6 +396,15 @@ class FeatureCollectionSchema(Schema):
 
     type = fields.String(validate=validate.Equal("FeatureCollection"))
     features = fields.List(fields.Dict())
+
+
+class ServiceAreaPageSchema(FeatureCollectionSchema):
+    """A page of service areas: it says how many matched, and where the next page is."""
+
+    numberMatched = fields.Integer()  # noqa: N815 (the OGC API - Features member names)
+    numberReturned = fields.Integer()  # noqa: N815
+    next_cursor = fields.String(allow_none=True)
+    links = fields.List(fields.Dict(), metadata={"description": "rel=next: the next page."})
 
 
 # The pickup-points answer comes as JSON, or as geo+json on request (Accept or

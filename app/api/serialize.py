@@ -16,6 +16,9 @@ def location_json(row: dict) -> dict:
     }
     if "distance_m" in row:
         body["distance_m"] = round(row["distance_m"], 1)
+    if "duration_s" in row:  # ranked by travel time (app/services/roads.py)
+        body["duration_s"] = round(row["duration_s"], 1)
+        body["road_distance_m"] = round(row["road_distance_m"], 1)
     next_change = row.get("next_change")
     body.update(
         address={

@@ -106,6 +106,17 @@ def served_by(
     return answers
 
 
+def _service_area_conditions(location_external_id: str | None, bbox_wkb: bytes | None) -> str:
+    conditions = ["a.mode = ANY(:modes)", "l.status <> 'retired'"]
+    if location_external_id is not None:
+        conditions.append("l.external_id = :location")
+    if bbox_wkb is not None:
+        # ST_Intersects, not &&: a box across the antimeridian is a MultiPolygon of two
+        # halves, and && against their common box would select the whole band of latitudes.
+        conditions.append("ST_Intersects(a.geom, ST_GeomFromWKB(:bbox, 4326))")
+    return " AND ".join(conditions)
+
+
 def service_areas(
     connection: Connection,
     *,
@@ -114,27 +125,24 @@ def service_areas(
     bbox_wkb: bytes | None,
     simplify_deg: float,
     limit: int,
+    after_id: int | None = None,
 ) -> list[dict]:
-    """Service areas with their geometry as a GeoJSON string, optionally simplified.
+    """Service areas by id (after ``after_id``), their geometry as a GeoJSON string,
+    optionally simplified, exterior rings counterclockwise (RFC 7946).
 
     The simplification keeps the polygons valid and is for display only.
     """
-    conditions = ["a.mode = ANY(:modes)", "l.status <> 'retired'"]
-    if location_external_id is not None:
-        conditions.append("l.external_id = :location")
-    if bbox_wkb is not None:
-        conditions.append("a.geom && ST_GeomFromWKB(:bbox, 4326)")
     # The page of areas first, then the simplification: only the areas shown pay for it.
     statement = text(
         f"""
 SELECT a.id, a.mode, a.source, a.radius_m, a.location_external_id, a.location_name,
-       a.location_kind, ST_AsGeoJSON(shown.geom, 6) AS geometry
+       a.location_kind, ST_AsGeoJSON(ST_ForcePolygonCCW(shown.geom), 6) AS geometry
 FROM (
     SELECT a.id, a.mode, a.source, a.radius_m, a.geom,
            l.external_id AS location_external_id, l.name AS location_name,
            l.kind AS location_kind
     FROM service_areas AS a JOIN locations AS l ON l.id = a.location_id
-    WHERE {" AND ".join(conditions)}
+    WHERE {_service_area_conditions(location_external_id, bbox_wkb)} AND a.id > :after
     ORDER BY a.id LIMIT :limit
 ) AS a
 {_SIMPLIFIED.format(geom="a.geom", tolerance=":tolerance", alias="shown")}
@@ -147,8 +155,25 @@ ORDER BY a.id
         "bbox": bbox_wkb,
         "tolerance": simplify_deg,
         "limit": limit,
+        "after": after_id or 0,
     }
     return as_dicts(connection.execute(statement, params))
+
+
+def count_service_areas(
+    connection: Connection,
+    *,
+    location_external_id: str | None,
+    modes: list[str],
+    bbox_wkb: bytes | None,
+) -> int:
+    """How many service areas ``service_areas`` would page through (numberMatched)."""
+    statement = text(
+        "SELECT count(*) FROM service_areas AS a JOIN locations AS l ON l.id = a.location_id"
+        f" WHERE {_service_area_conditions(location_external_id, bbox_wkb)}"
+    )
+    params = {"modes": modes, "location": location_external_id, "bbox": bbox_wkb}
+    return connection.execute(statement, params).scalar_one()
 
 
 # Above this many vertices a service area or region has a bounded copy (migration 0006,
@@ -236,12 +261,12 @@ SELECT {_AREA_M2.format(geom="t.geom")} AS total_m2,
        {_AREA_M2.format(geom="c.overlap")} AS overlap_m2,
        (SELECT count(DISTINCT location_id) FROM areas) AS locations,
        greatest(t.tolerance_deg, (SELECT max(tolerance_deg) FROM areas)) AS tolerance_deg,
-       ST_AsGeoJSON(ST_SimplifyPreserveTopology(
+       ST_AsGeoJSON(ST_ForcePolygonCCW(ST_SimplifyPreserveTopology(
            CASE WHEN c.covered IS NULL THEN t.geom
                 ELSE ST_CollectionExtract(ST_Difference(t.geom, c.covered), 3) END,
-           :tolerance), 6) AS uncovered,
-       ST_AsGeoJSON(ST_SimplifyPreserveTopology(
-           coalesce(c.overlap, ST_GeomFromText('POLYGON EMPTY', 4326)), :tolerance), 6)
+           :tolerance)), 6) AS uncovered,
+       ST_AsGeoJSON(ST_ForcePolygonCCW(ST_SimplifyPreserveTopology(
+           coalesce(c.overlap, ST_GeomFromText('POLYGON EMPTY', 4326)), :tolerance)), 6)
            AS overlaps
 FROM target AS t CROSS JOIN cut AS c
 """
@@ -323,7 +348,7 @@ def regions(connection: Connection) -> list[dict]:
     result = connection.execute(
         text(
             f"""
-SELECT r.region_id, r.name, ST_AsGeoJSON(s.geom, 6) AS geometry,
+SELECT r.region_id, r.name, ST_AsGeoJSON(ST_ForcePolygonCCW(s.geom), 6) AS geometry,
        {_AREA_M2.format(geom="s.geom")} AS area_m2
 FROM regions AS r
 LEFT JOIN region_bounded AS b ON b.id = r.id

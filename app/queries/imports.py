@@ -36,6 +36,9 @@ class StagingTable(Staging):
     update_sql: str  # changes existing rows that differ; returns nothing
     insert_sql: str  # adds rows whose key is new
     also_written: tuple[str, ...] = ()  # tables the target's triggers write to
+    # With --replace: what makes the file the whole truth for the keys it names (the
+    # stock of the locations in the file); returns nothing.
+    replace_sql: str | None = None
 
     @property
     def written_tables(self) -> tuple[str, ...]:
@@ -102,24 +105,31 @@ SERVICE_AREAS = StagingTable(
         ("radius_m", "double precision"),
         ("center_lon", "double precision"),
         ("center_lat", "double precision"),
+        # Drive-time areas (migration 0008): their seconds and road network version.
+        ("drive_time_s", "integer"),
+        ("network_version", "bigint"),
     ),
     update_sql="""
 UPDATE service_areas AS a SET
     geom = ST_GeomFromWKB(s.geom_wkb, 4326), source = s.source, radius_m = s.radius_m,
     center = ST_SetSRID(ST_MakePoint(s.center_lon, s.center_lat), 4326)::geography,
+    drive_time_s = s.drive_time_s, network_version = s.network_version,
     updated_at = now()
 FROM staging_service_areas AS s
 JOIN locations AS l ON l.external_id = s.location_external_id
 WHERE a.location_id = l.id AND a.mode = s.mode
   AND (ST_AsBinary(a.geom), a.source, a.radius_m,
-       ST_X(a.center::geometry), ST_Y(a.center::geometry))
+       ST_X(a.center::geometry), ST_Y(a.center::geometry), a.drive_time_s, a.network_version)
       IS DISTINCT FROM
-      (s.geom_wkb, s.source, s.radius_m, s.center_lon, s.center_lat)
+      (s.geom_wkb, s.source, s.radius_m, s.center_lon, s.center_lat, s.drive_time_s,
+       s.network_version)
 """,
     insert_sql="""
-INSERT INTO service_areas (location_id, mode, geom, source, radius_m, center)
+INSERT INTO service_areas (
+    location_id, mode, geom, source, radius_m, center, drive_time_s, network_version)
 SELECT l.id, s.mode, ST_GeomFromWKB(s.geom_wkb, 4326), s.source, s.radius_m,
-       ST_SetSRID(ST_MakePoint(s.center_lon, s.center_lat), 4326)::geography
+       ST_SetSRID(ST_MakePoint(s.center_lon, s.center_lat), 4326)::geography,
+       s.drive_time_s, s.network_version
 FROM staging_service_areas AS s
 JOIN locations AS l ON l.external_id = s.location_external_id
 WHERE NOT EXISTS (
@@ -146,6 +156,106 @@ FROM staging_regions AS s
 WHERE NOT EXISTS (SELECT 1 FROM regions AS r WHERE r.region_id = s.region_id)
 """,
 )
+
+PRODUCTS = StagingTable(
+    name="staging_products",
+    target="products",
+    columns=(
+        ("sku", "text"),
+        ("name", "text"),
+        ("temperature", "text"),
+        ("length_mm", "integer"),
+        ("width_mm", "integer"),
+        ("height_mm", "integer"),
+        ("weight_g", "integer"),
+    ),
+    update_sql="""
+UPDATE products AS p SET
+    name = s.name, temperature = s.temperature, length_mm = s.length_mm,
+    width_mm = s.width_mm, height_mm = s.height_mm, weight_g = s.weight_g, updated_at = now()
+FROM staging_products AS s
+WHERE p.sku = s.sku
+  AND (p.name, p.temperature, p.length_mm, p.width_mm, p.height_mm, p.weight_g)
+      IS DISTINCT FROM (s.name, s.temperature, s.length_mm, s.width_mm, s.height_mm, s.weight_g)
+""",
+    insert_sql="""
+INSERT INTO products (sku, name, temperature, length_mm, width_mm, height_mm, weight_g)
+SELECT s.sku, s.name, s.temperature, s.length_mm, s.width_mm, s.height_mm, s.weight_g
+FROM staging_products AS s
+WHERE NOT EXISTS (SELECT 1 FROM products AS p WHERE p.sku = s.sku)
+""",
+)
+
+# Stock rows arrive with the location's id already resolved (the importer looks the
+# external ids up once), so the upsert joins on the primary key alone.
+STOCK = StagingTable(
+    name="staging_stock",
+    target="stock",
+    columns=(("location_id", "bigint"), ("sku", "text"), ("on_hand", "integer")),
+    update_sql="""
+UPDATE stock AS t SET on_hand = s.on_hand, updated_at = now()
+FROM staging_stock AS s
+WHERE t.location_id = s.location_id AND t.sku = s.sku AND t.on_hand <> s.on_hand
+""",
+    insert_sql="""
+INSERT INTO stock (location_id, sku, on_hand)
+SELECT s.location_id, s.sku, s.on_hand
+FROM staging_stock AS s
+WHERE NOT EXISTS (SELECT 1 FROM stock AS t WHERE t.location_id = s.location_id AND t.sku = s.sku)
+""",
+    replace_sql="""
+UPDATE stock AS t SET on_hand = 0, updated_at = now()
+WHERE t.location_id IN (SELECT DISTINCT location_id FROM staging_stock)
+  AND t.on_hand <> 0
+  AND NOT EXISTS (
+      SELECT 1 FROM staging_stock AS s WHERE s.location_id = t.location_id AND s.sku = t.sku)
+""",
+)
+
+FULFILMENT_SETTINGS = StagingTable(
+    name="staging_fulfilment_settings",
+    target="fulfilment_settings",
+    columns=(
+        ("location_id", "bigint"),
+        ("mode", "text"),
+        ("prep_minutes", "integer"),
+        ("cutoff", "time"),
+        ("daily_capacity", "integer"),
+        ("departures", "text"),
+        ("lead_minutes", "integer"),
+    ),
+    update_sql="""
+UPDATE fulfilment_settings AS f SET
+    prep_minutes = s.prep_minutes, cutoff = s.cutoff, daily_capacity = s.daily_capacity,
+    departures = s.departures, lead_minutes = s.lead_minutes, updated_at = now()
+FROM staging_fulfilment_settings AS s
+WHERE f.location_id = s.location_id AND f.mode = s.mode
+  AND (f.prep_minutes, f.cutoff, f.daily_capacity, f.departures, f.lead_minutes)
+      IS DISTINCT FROM (s.prep_minutes, s.cutoff, s.daily_capacity, s.departures, s.lead_minutes)
+""",
+    insert_sql="""
+INSERT INTO fulfilment_settings (
+    location_id, mode, prep_minutes, cutoff, daily_capacity, departures, lead_minutes)
+SELECT s.location_id, s.mode, s.prep_minutes, s.cutoff, s.daily_capacity, s.departures,
+       s.lead_minutes
+FROM staging_fulfilment_settings AS s
+WHERE NOT EXISTS (
+    SELECT 1 FROM fulfilment_settings AS f
+    WHERE f.location_id = s.location_id AND f.mode = s.mode)
+""",
+)
+
+
+def location_ids(connection: Connection) -> dict[str, int]:
+    """external_id -> id of every location: one read, so a million stock rows need no
+    look-up each (10,000 locations are a few hundred kilobytes)."""
+    return dict(connection.execute(text("SELECT external_id, id FROM locations")).all())
+
+
+def product_skus(connection: Connection) -> set[str]:
+    """Every known SKU."""
+    return set(connection.execute(text("SELECT sku FROM products")).scalars())
+
 
 # Below this many rows, maintaining the indexes row by row is cheaper than rebuilding them.
 BULK_LOAD_MIN_ROWS = 100_000
@@ -180,6 +290,12 @@ def copy_into_staging(connection: Connection, table: Staging, rows: Iterable[tup
     # probe the target's index once per staged row instead of hash-joining.
     connection.execute(text(f"ANALYZE {table.name}"))
     return copied
+
+
+def replace_from_staging(connection: Connection, table: StagingTable) -> int:
+    """Make the staged rows the whole truth for the keys they name (--replace); run
+    before upsert_from_staging, which drops the staging table. Returns rows changed."""
+    return connection.execute(text(table.replace_sql)).rowcount if table.replace_sql else 0
 
 
 def upsert_from_staging(

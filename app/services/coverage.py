@@ -3,11 +3,15 @@ covered. The planner's page and the API share these, so a figure is computed one
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import orjson
 from sqlalchemy import Connection
 
 from app.errors import NotFound
 from app.geo import bbox_polygon, metres_to_degrees
+from app.limits import DEFAULT_SERVICE_AREAS
+from app.paging import NOT_IN_CURSOR
 from app.queries import coverage as sql
 
 
@@ -27,34 +31,57 @@ def served_by(
     ]
 
 
+@dataclass(frozen=True)
+class ServiceAreaSearch:
+    """Filters of a /service-areas listing; every field but ``limit`` is in the cursor."""
+
+    location_external_id: str | None
+    modes: tuple[str, ...]
+    bbox: tuple[float, float, float, float] | None
+    simplify_m: float = 0.0
+    limit: int = field(default=DEFAULT_SERVICE_AREAS, metadata=NOT_IN_CURSOR)
+
+
+@dataclass
+class ServiceAreaPage:
+    features: list[dict]
+    number_matched: int
+    next_after: tuple[int] | None
+
+
 def service_areas(
-    connection: Connection,
-    *,
-    location_external_id: str | None,
-    modes: list[str],
-    bbox: tuple[float, float, float, float] | None,
-    simplify_m: float = 0.0,
-    simplify_deg: float | None = None,
-    limit: int,
-) -> list[dict]:
-    """Service areas as GeoJSON features (geometry parsed), ``limit`` at most."""
+    connection: Connection, search: ServiceAreaSearch, after: tuple[int] | None = None
+) -> ServiceAreaPage:
+    """A page of service areas as GeoJSON features (geometry parsed) by id, after the
+    id in ``after``, with how many match in all."""
+    bbox_wkb = bbox_polygon(search.bbox).wkb if search.bbox else None
     rows = sql.service_areas(
         connection,
-        location_external_id=location_external_id,
-        modes=modes,
-        bbox_wkb=bbox_polygon(bbox).wkb if bbox else None,
-        simplify_deg=metres_to_degrees(simplify_m) if simplify_deg is None else simplify_deg,
-        limit=limit,
+        location_external_id=search.location_external_id,
+        modes=list(search.modes),
+        bbox_wkb=bbox_wkb,
+        simplify_deg=metres_to_degrees(search.simplify_m),
+        limit=search.limit + 1,
+        after_id=after[0] if after else None,
     )
-    return [
+    page = rows[: search.limit]
+    features = [
         {
             "type": "Feature",
             "id": row.pop("id"),
             "geometry": orjson.loads(row.pop("geometry")),
             "properties": row,
         }
-        for row in rows
+        for row in page
     ]
+    matched = sql.count_service_areas(
+        connection,
+        location_external_id=search.location_external_id,
+        modes=list(search.modes),
+        bbox_wkb=bbox_wkb,
+    )
+    more = len(rows) > search.limit
+    return ServiceAreaPage(features, matched, (features[-1]["id"],) if more else None)
 
 
 def display_areas(

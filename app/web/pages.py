@@ -105,6 +105,8 @@ def index():
         default_radius=DEFAULT_RADIUS_M,
         max_radius=MAX_RADIUS_M,
         page_size=PAGE_SIZE,
+        # A publishable key: valid only from the origins listed on it (DESIGN §4.10).
+        client_key=current_app.config["PICKER_PUBLISHABLE_KEY"],
     )
     response = make_response(html)
     response.headers["Content-Language"] = language

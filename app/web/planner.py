@@ -1,12 +1,16 @@
 """Pages for planners: service areas, coverage and gaps on a server-rendered map.
 
-Also serves Leaflet itself (from the pinned XStatic-Leaflet package), so no page needs a
-CDN; ``map_assets()`` gives any page the local URLs.
+The planner draws areas and locations from the app's vector tiles (app/api/tiles.py), so
+its page embeds none of them, whatever the size of the network. Also serves Leaflet (from
+the pinned XStatic-Leaflet package) and Leaflet.VectorGrid (vendored from npm), so no page
+needs a CDN; ``map_assets()`` gives any page the local URLs.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import unquote
 
 import xstatic.pkg.leaflet
 from flask import Blueprint, current_app, render_template, request, send_from_directory, url_for
@@ -15,22 +19,27 @@ from app import maps
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.geo import metres_to_degrees
-from app.limits import MAX_MARKERS, MAX_SERVICE_AREAS
-from app.models import KINDS, SERVICE_AREA_MODES
+from app.limits import (
+    DEFAULT_PARTITION_DRIVE_TIME_S,
+    MAX_DRIVE_TIME_S,
+    MAX_SERVICE_AREAS,
+    MAX_TILE_ZOOM,
+    MIN_DRIVE_TIME_S,
+)
+from app.models import SERVICE_AREA_MODES
 from app.security import allow_inline_scripts
-from app.services import coverage, locations
+from app.services import coverage, locations, roads, tiles
 
 bp = Blueprint("planner", __name__, template_folder="templates")
 
 # Display only: ~30 m is below what a screen shows at city zoom, and it cuts the
-# vertices of radius circles (128 each) enough that 5,000 areas stay responsive.
+# vertices of radius circles (128 each) enough that thousands of areas stay responsive.
 DISPLAY_TOLERANCE_DEG = metres_to_degrees(30)
-# Beyond MAX_SERVICE_AREAS areas or MAX_MARKERS markers a browser struggles; the page
-# says when it cut.
-SHOWN_STATUSES = frozenset({"active", "temporarily_closed"})
 
 LEAFLET_DIR = xstatic.pkg.leaflet.BASE_DIR
 LEAFLET_VERSION = xstatic.pkg.leaflet.VERSION
+VECTORGRID_VERSION = "1.3.0"
+VECTORGRID_DIR = Path(__file__).parent / "vendor" / "leaflet.vectorgrid"
 
 
 @bp.get("/vendor/leaflet/<version>/<path:filename>")
@@ -39,6 +48,14 @@ def leaflet_asset(version: str, filename: str):
     if version != LEAFLET_VERSION:
         raise NotFound(f"Leaflet {version} is not served here", field="version")
     return send_from_directory(LEAFLET_DIR, filename, max_age=365 * 24 * 3600)
+
+
+@bp.get("/vendor/leaflet.vectorgrid/<version>/<path:filename>")
+def vectorgrid_asset(version: str, filename: str):
+    """Leaflet.VectorGrid, vendored from npm (app/web/vendor/leaflet.vectorgrid/README.md)."""
+    if version != VECTORGRID_VERSION:
+        raise NotFound(f"Leaflet.VectorGrid {version} is not served here", field="version")
+    return send_from_directory(VECTORGRID_DIR / version, filename, max_age=365 * 24 * 3600)
 
 
 def map_assets() -> maps.MapAssets:
@@ -51,7 +68,7 @@ def map_assets() -> maps.MapAssets:
     )
 
 
-def tiles() -> maps.Tiles:
+def base_tiles() -> maps.Tiles:
     """The configured base layer (none when TILE_URL is empty)."""
     config = current_app.config
     return maps.Tiles(url=config["TILE_URL"], attribution=config["TILE_ATTRIBUTION"])
@@ -64,32 +81,18 @@ def location_url(external_id: str) -> str:
 @bp.get("/planner")
 @allow_inline_scripts  # folium writes the map's setup as inline scripts
 def planner():
-    """Service areas per mode, the selected region's gaps and its locations on one map.
+    """Service areas per mode and the locations (from the vector tiles), the selected
+    region's gaps and its coverage table.
 
     ``?region=<region_id>`` (default: the first region by name) and repeatable
-    ``?mode=`` (default: every mode).
+    ``?mode=`` (default: every mode). The map opens on the network's extent, or on the
+    region when one is asked for.
     """
     modes = _selected_modes(request.args.getlist("mode"))
     connection = db.connection()
     regions = coverage.regions(connection)
-    region = _selected_region(regions, request.args.get("region", ""))
-    bbox = maps.bbox_of([region["geometry"]]) if region else None
-
-    areas = coverage.display_areas(
-        connection,
-        location_external_id=None,
-        modes=modes,
-        bbox=bbox,
-        simplify_deg=DISPLAY_TOLERANCE_DEG,
-        limit=MAX_SERVICE_AREAS + 1,
-    )
-    page = locations.list_locations(
-        connection,
-        locations.LocationSearch(
-            kinds=frozenset(KINDS), statuses=SHOWN_STATUSES, bbox=bbox, limit=MAX_MARKERS
-        ),
-    )
-    markers = page.results
+    asked = request.args.get("region", "")
+    region = _selected_region(regions, asked)
     summaries = {}
     if region:
         summaries = coverage.summary(
@@ -102,16 +105,19 @@ def planner():
             # makes the unions several times faster with thousands of areas.
             work_tolerance_deg=DISPLAY_TOLERANCE_DEG,
         )
+    bbox = None if asked else tiles.data_extent(connection)
+    partition = _partition(connection, region if asked else None)
+    if partition is not None and partition["features"] and not asked:
+        bbox = maps.bbox_of(feature["geometry"] for feature in partition["features"])
     fmap = maps.planner_map(
         region=region,
-        service_areas=areas[:MAX_SERVICE_AREAS],
-        locations=markers,
         coverage=summaries,
         modes=modes,
         assets=map_assets(),
-        tiles=tiles(),
-        at=datetime.now(UTC),
-        location_url=location_url,
+        tiles=base_tiles(),
+        vector_tiles=vector_tiles(),
+        bbox=bbox,
+        partition=partition,
     )
     return render_template(
         "planner.html",
@@ -123,12 +129,32 @@ def planner():
         mode_colours=maps.MODE_COLOURS,
         mode_labels=maps.MODE_LABELS,
         summaries=summaries,
-        area_count=min(len(areas), MAX_SERVICE_AREAS),
-        areas_cut=len(areas) > MAX_SERVICE_AREAS,
-        marker_count=len(markers),
-        markers_cut=page.next_after is not None,
-        max_areas=MAX_SERVICE_AREAS,
-        max_markers=MAX_MARKERS,
+    )
+
+
+def vector_tiles() -> maps.VectorTiles:
+    """The app's own tile URLs and scripts for the planner's overlays."""
+
+    def template(endpoint: str) -> str:
+        # url_for escapes braces; the XYZ template needs them as they are.
+        return unquote(url_for(endpoint, z="{z}", x="{x}", y="{y}"))
+
+    return maps.VectorTiles(
+        locations_url=template("tiles.LocationTile"),
+        areas_url=template("tiles.ServiceAreaTile"),
+        location_url_prefix=url_for("planner.location_page", external_id="x")[:-1],
+        max_zoom=MAX_TILE_ZOOM,
+        scripts=(
+            (
+                "vectorgrid",
+                url_for(
+                    "planner.vectorgrid_asset",
+                    version=VECTORGRID_VERSION,
+                    filename="Leaflet.VectorGrid.bundled.min.js",
+                ),
+            ),
+            ("planner_tiles", url_for("web.static", filename="planner-tiles.js")),
+        ),
     )
 
 
@@ -151,7 +177,7 @@ def location_page(external_id: str):
         location=location,
         service_areas=areas,
         assets=map_assets(),
-        tiles=tiles(),
+        tiles=base_tiles(),
         at=now,
         location_url=location_url,
     )
@@ -162,6 +188,33 @@ def location_page(external_id: str):
         areas=areas,
         opening=maps.opening_summary(location, now),
         mode_labels=maps.MODE_LABELS,
+    )
+
+
+def _partition(connection, region: dict | None) -> dict | None:
+    """``?partition=<mode>[&partition_drive_time_s=900]``: who reaches each part of the
+    region asked for (else of the road network) first by car; None when not asked."""
+    mode = request.args.get("partition")
+    if not mode:
+        return None
+    if mode not in SERVICE_AREA_MODES:
+        raise InvalidInput(
+            f"unknown mode {mode!r}",
+            field="partition",
+            message=f"must be one of {', '.join(SERVICE_AREA_MODES)}",
+        )
+    text = request.args.get("partition_drive_time_s", str(DEFAULT_PARTITION_DRIVE_TIME_S))
+    if not text.isdigit() or not MIN_DRIVE_TIME_S <= int(text) <= MAX_DRIVE_TIME_S:
+        raise InvalidInput(
+            "partition_drive_time_s is out of range",
+            field="partition_drive_time_s",
+            message=f"whole seconds from {MIN_DRIVE_TIME_S} to {MAX_DRIVE_TIME_S}",
+        )
+    return roads.partition_collection(
+        connection,
+        mode=mode,
+        drive_time_s=int(text),
+        region_id=region["region_id"] if region else None,
     )
 
 

@@ -13,8 +13,10 @@ DRAWN = "path.leaflet-interactive"
 
 
 def wait_for_map(page) -> None:
-    """Until Leaflet has drawn the overlays (SVG paths) into the map container."""
+    """Until Leaflet has drawn the overlays (SVG paths) into the map container: areas and
+    locations (on the planner they come from vector tiles, each in its own time)."""
     page.wait_for_selector(f".leaflet-container {DRAWN}", timeout=10_000)
+    page.wait_for_selector(".leaflet-container path.locator-location", timeout=10_000)
 
 
 # The centre of a grid cell inside the element that the element itself is on top at, so a
@@ -73,7 +75,8 @@ def test_planner_draws_areas_gaps_and_markers(guarded_page):
     assert page.locator("path.locator-region").count() == 1
     assert page.locator("path.locator-gap").count() >= 1  # the demo leaves gaps
     assert page.locator("path.locator-overlap").count() == 0  # off until asked for
-    assert page.locator(".leaflet-tile").count() == 0  # TILE_URL is empty: no base layer
+    # TILE_URL is empty: no base layer (the overlays' vector tiles are not images).
+    assert page.locator("img.leaflet-tile").count() == 0
 
     shot = guarded_page.screenshot("planner.png")
     assert png_size(shot) >= (1280, 800)
@@ -94,12 +97,12 @@ def test_planner_draws_areas_gaps_and_markers(guarded_page):
     control.get_by_text("Overlaps (express, 2+ locations)").click()
     assert page.locator("path.locator-overlap-express").count() == 1
 
-    # A marker's popup tells its name, kind, hours, state now and capabilities.
-    click_drawn(page, "path.locator-location")
+    # A location's popup tells its name, kind, hours, status and capabilities.
+    click_drawn(page, "path.locator-single")
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for(timeout=5_000)
     text = popup.inner_text()
-    for label in ("Location", "Kind", "Hours", "Now", "Capabilities"):
+    for label in ("Location", "Kind", "Hours", "Status", "Capabilities"):
         assert label in text, label
     assert popup.locator("a[href^='/locations/']").count() == 1
     guarded_page.assert_clean()
@@ -154,7 +157,7 @@ def test_overlays_draw_when_tiles_cannot_load(guarded_page, live_server, monkeyp
     page = guarded_page.page
     page.goto("/planner")
     wait_for_map(page)
-    assert page.locator(".leaflet-tile").count() > 0
+    assert page.locator("img.leaflet-tile").count() > 0
     assert page.locator("path.locator-area").count() > 0
     assert page.locator("path.locator-location").count() > 0
     guarded_page.assert_clean()

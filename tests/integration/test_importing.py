@@ -56,7 +56,7 @@ def count(connection, table):
 
 def test_demo_data_imports_and_reimports_unchanged(connection):
     first = list(load_demo_data(connection, ImportOptions()))
-    assert [r.rejected for r in first] == [[], [], [], []]
+    assert [r.rejected for r in first] == [[]] * 7  # with products, stock and settings
     locations_report = first[0]
     assert locations_report.created == locations_report.total == count(connection, "locations")
     kinds = dict(connection.execute(text("SELECT kind, count(*) FROM locations GROUP BY 1")).all())
@@ -346,5 +346,13 @@ def test_regions_import_and_upsert(connection, tmp_path):
 
 def test_the_demo_files_exist_where_the_importer_looks():
     assert sorted(p.name for p in DEMO_DIR.iterdir()) == sorted(
-        ["locations.csv", "regions.geojson", "service_areas.csv", "service_areas.geojson"]
+        [
+            "locations.csv",
+            "regions.geojson",
+            "service_areas.csv",
+            "service_areas.geojson",
+            "products.csv",
+            "stock.csv",
+            "fulfilment_settings.csv",
+        ]
     )

@@ -18,6 +18,14 @@ TABLES = {
     "geocoder_throttle",
     "service_area_parts",
     "api_tokens",
+    "products",
+    "stock",
+    "fulfilment_settings",
+    "data_version",
+    "client_keys",
+    "road_networks",
+    "road_vertices",
+    "road_edges",
 }
 
 
@@ -51,6 +59,8 @@ def test_upgrade_downgrade_upgrade(empty_database):
             "service_areas_geom_gist",
             "regions_geom_gist",
             "service_area_parts_geom_gist",
+            "road_vertices_geog_gist",
+            "road_edges_geom_gist",
         }
 
     schema.downgrade(empty_database, "base")

@@ -184,6 +184,12 @@ def test_the_config_module_sets_only_its_settings():
         "limit_request_fields",
         "limit_request_field_size",
         "worker_class",
+        "workers",
+        "timeout",
+        "graceful_timeout",
+        "keepalive",
+        "on_starting",
+        "child_exit",
     }
 
 

@@ -72,16 +72,24 @@ def render(fmap) -> str:
     return "\n".join([parts.header, parts.html, parts.script])
 
 
+VECTOR_TILES = maps.VectorTiles(
+    locations_url="/tiles/locations/{z}/{x}/{y}.mvt",
+    areas_url="/tiles/service_areas/{z}/{x}/{y}.mvt",
+    location_url_prefix="/locations/",
+    max_zoom=22,
+    scripts=(("vectorgrid", "/vendor/vg.js"), ("planner_tiles", "/assets/web/planner-tiles.js")),
+)
+
+
 def planner(**overrides) -> str:
     arguments = {
         "region": REGION,
-        "service_areas": [area(1, "delivery"), area(2, "express"), area(3, "delivery")],
-        "locations": [location(), location("dc-2", "Depot", "warehouse", lat=38.95, lon=-77.0)],
         "coverage": COVERAGE,
         "modes": ["delivery", "express"],
         "assets": ASSETS,
         "tiles": NO_TILES,
-        "at": AT,
+        "vector_tiles": VECTOR_TILES,
+        "bbox": None,
     }
     return render(maps.planner_map(**(arguments | overrides)))
 
@@ -101,7 +109,8 @@ def test_bbox_of_walks_any_depth_and_ignores_empty():
 def test_planner_loads_only_the_apps_own_assets():
     html = planner()
     urls = re.findall(r'(?:src|href)="([^"]+)"', html)
-    assert set(urls) == {ASSETS.leaflet_js, ASSETS.leaflet_css}
+    scripts = {url for _, url in VECTOR_TILES.scripts}
+    assert set(urls) == {ASSETS.leaflet_js, ASSETS.leaflet_css, *scripts}
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
     assert "https://" not in html
     for library in ("jquery", "bootstrap", "awesome-markers", "font-awesome", "fontawesome"):
@@ -112,54 +121,63 @@ def test_planner_draws_a_layer_per_mode_with_gaps_region_and_locations():
     html = planner()
     assert "L.control.layers(" in html
     for overlay in (
-        "Delivery areas (2)",
-        "Express (1 hour) areas (1)",
+        "Delivery areas",
+        "Express (1 hour) areas",
         "Not covered by delivery",
         "Overlaps (delivery, 2+ locations)",
         "Region: District",
-        "Locations (2)",
+        "Locations",
     ):
         assert f'"{overlay}"' in html, overlay
     # Express is fully covered here (empty geometry) and has no overlaps: no layer.
     assert "Not covered by express" not in html
     assert "Overlaps (express" not in html
-    assert "locator-area locator-area-delivery" in html
     assert "locator-gap locator-gap-delivery" in html
     assert "url(#locator-hatch)" in html and 'id="locator-hatch"' in html
-    assert "locator-kind-warehouse" in html
     assert "L.tileLayer" not in html  # no TILE_URL: no base layer
 
 
-def test_planner_fits_the_region_in_lat_lon_order():
+def test_planner_draws_areas_and_locations_from_the_vector_tiles():
     html = planner()
-    fit = re.search(r"fitBounds\(\s*(\[\[.*?\]\])", html, re.S)
-    (south, west), (north, east) = json.loads(fit.group(1))
-    assert (south, west, north, east) == pytest.approx((38.8, -77.2, 39.1, -76.9))
-    # GeoJSON stays [lon, lat]: Leaflet's GeoJSON reader flips it itself.
-    assert '"coordinates": [-77.03, 38.9]' in html
+    # One tile layer per mode asked for, and one of locations: no geometry in the page.
+    assert html.count("locatorTiles.areas(") == 2
+    assert "/tiles/service_areas/{z}/{x}/{y}.mvt?mode=delivery" in html
+    assert "/tiles/service_areas/{z}/{x}/{y}.mvt?mode=express" in html
+    assert "?mode=supply" not in html
+    assert html.count("locatorTiles.locations(") == 1
+    assert "/tiles/locations/{z}/{x}/{y}.mvt" in html
+    assert '"#6a3d9a"' in html  # the kinds' colours go to the tile script
 
 
-def test_planner_popup_and_tooltip_content():
-    html = planner()
-    assert '"name": "Corner Shop"' in html
-    assert '"kind": "convenience store"' in html
-    assert '"hours": "Mo-Su 08:00-20:00"' in html
-    assert '"open_now": "Open, closes Mon 20:00"' in html
-    assert '"capabilities": "pickup, cold_chain"' in html
-    assert "/locations/dc-1" in html
-    assert '"made_from": "5.0 km radius"' in html
+def test_planner_fits_the_data_extent_or_the_region_in_lat_lon_order():
+    def fitted(html):
+        fit = re.search(r"fitBounds\(\s*(\[\[.*?\]\])", html, re.S)
+        (south, west), (north, east) = json.loads(fit.group(1))
+        return south, west, north, east
+
+    assert fitted(planner()) == pytest.approx((38.8, -77.2, 39.1, -76.9))
+    extent = (-124.0, 25.0, -67.0, 49.0)
+    assert fitted(planner(bbox=extent)) == pytest.approx((25.0, -124.0, 49.0, -67.0))
+    assert fitted(planner(region=None)) == pytest.approx((-50.0, -170.0, 70.0, 170.0))
 
 
 def test_text_from_the_database_is_escaped_before_leaflet_sees_it():
     evil = '<img src=x onerror="alert(1)">'
-    html = planner(
-        region=REGION | {"name": evil},
-        locations=[location(name=evil)],
-        service_areas=[area(1, "delivery", location_name=evil)],
-    )
-    # Leaflet uses innerHTML: no raw tag may reach it, only escaped text.
+    html = planner(region=REGION | {"name": evil})
+    # Leaflet uses innerHTML: no raw tag may reach it, only escaped text. (The tiles'
+    # text is put in the page with textContent by static/planner-tiles.js.)
     assert "<img" not in html
     assert "onerror" in html  # the text is still there, made harmless
+    html = render(
+        maps.location_map(
+            location=location(name=evil),
+            service_areas=[area(1, "delivery", location_name=evil)],
+            assets=ASSETS,
+            tiles=NO_TILES,
+            at=AT,
+        )
+    )
+    assert "<img" not in html and "onerror" in html
     assert "\\u0026lt;img" in html  # "&lt;img", JSON-encoded for the <script>
 
 

@@ -30,6 +30,10 @@
   const DEFAULT_RADIUS = Number(cfg.defaultRadius) || 25000;
   const MAX_RADIUS = Number(cfg.maxRadius) || 1000000;
   const PAGE_SIZE = Number(cfg.pageSize) || 20;
+  // The page's publishable client key, sent with every API call (X-Api-Key).
+  const API_HEADERS = cfg.clientKey
+    ? { Accept: "application/json", "X-Api-Key": cfg.clientKey }
+    : { Accept: "application/json" };
   const SUGGEST_DELAY_MS = 250;
   const SUGGEST_MIN_CHARS = 2;
   const reduceMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
@@ -197,7 +201,7 @@
   async function getJSON(url) {
     let response;
     try {
-      response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      response = await fetch(url, { headers: API_HEADERS, credentials: "same-origin" });
     } catch (error) {
       throw new ApiFailure(0, null);
     }

@@ -1,0 +1,145 @@
+"""Fulfilment SQL: candidates, supplying warehouses, stock, settings, used capacity.
+
+Each function answers for every location of a request at once (one statement, ids and
+SKUs bound as arrays), so a request costs the same few round trips whatever its cart
+or its number of candidates. The caller reads them from the primary (see
+app/database.py): a replica's lag must never offer stock that was just held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+from sqlalchemy import Connection, text
+
+from app.models import KINDS
+from app.queries import as_dicts
+from app.queries.coverage import served_by
+from app.queries.locations import LOCATION_COLUMNS
+from app.queries.nearest import NearestFilter, nearest_locations
+
+# Covering areas read per request: many more than the candidates, so that every
+# candidate whose area covers the origin is among them.
+MAX_COVERING_AREAS = 5_000
+
+
+def product_temperatures(connection: Connection, skus: Sequence[str]) -> dict[str, str]:
+    """sku -> temperature of each known product among ``skus``."""
+    result = connection.execute(
+        text("SELECT sku, temperature FROM products WHERE sku = ANY(:skus)"), {"skus": list(skus)}
+    )
+    return dict(result.all())
+
+
+def candidates(
+    connection: Connection,
+    lon: float,
+    lat: float,
+    radius_m: float,
+    capability: str,
+    area_mode: str | None,
+    limit: int,
+) -> list[dict]:
+    """The active locations with ``capability`` within ``radius_m``, nearest first (exact
+    geodesic distance, app/queries/nearest.py); with ``area_mode``, each says whether its
+    area of that mode covers the origin (``covers``)."""
+    rows = nearest_locations(
+        connection, lon, lat, limit, NearestFilter(radius_m, KINDS, (capability,))
+    )
+    if area_mode is not None and rows:
+        [answer] = served_by(connection, [(lon, lat)], [area_mode], MAX_COVERING_AREAS)
+        covering = {area["location_id"] for area in answer["served_by"]}
+        for row in rows:
+            row["covers"] = row["id"] in covering
+    return rows
+
+
+_SUPPLIERS = text(
+    f"""
+SELECT p.id AS supplied_id, {LOCATION_COLUMNS}
+FROM locations AS p
+JOIN service_areas AS a ON a.mode = 'supply' AND ST_Covers(a.geom, p.geog::geometry)
+JOIN locations AS l ON l.id = a.location_id
+WHERE p.id = ANY(:ids) AND l.status = 'active' AND l.id <> p.id
+ORDER BY p.id, l.external_id
+"""
+)
+
+
+def suppliers(connection: Connection, point_ids: Sequence[int]) -> list[dict]:
+    """The active warehouses whose ``supply`` area covers each of ``point_ids``: location
+    rows with ``supplied_id``, the point they supply."""
+    if not point_ids:
+        return []
+    return as_dicts(connection.execute(_SUPPLIERS, {"ids": list(point_ids)}))
+
+
+# What can be promised of a SKU at a location. Holds (issue 13) subtract here, in this
+# one statement: on hand minus what live holds and uncollected orders keep, never
+# below 0 (a feed may lower on_hand under what is held).
+_AVAILABLE = text(
+    """
+SELECT s.location_id, s.sku, GREATEST(s.on_hand, 0) AS available
+FROM stock AS s
+WHERE s.location_id = ANY(:ids) AND s.sku = ANY(:skus)
+"""
+)
+
+
+def available_stock(
+    connection: Connection, location_ids: Sequence[int], skus: Sequence[str]
+) -> dict[tuple[int, str], int]:
+    """(location id, sku) -> available units, for every pair in one set-based query;
+    a pair without a stock line is absent (0 available)."""
+    if not location_ids or not skus:
+        return {}
+    result = connection.execute(_AVAILABLE, {"ids": list(location_ids), "skus": list(skus)})
+    return {(location_id, sku): available for location_id, sku, available in result}
+
+
+def fulfilment_settings(
+    connection: Connection, location_ids: Sequence[int]
+) -> dict[tuple[int, str], dict]:
+    """(location id, mode) -> its settings row, for those that have one."""
+    if not location_ids:
+        return {}
+    result = connection.execute(
+        text(
+            "SELECT location_id, mode, prep_minutes, cutoff, daily_capacity, departures,"
+            " lead_minutes FROM fulfilment_settings WHERE location_id = ANY(:ids)"
+        ),
+        {"ids": list(location_ids)},
+    )
+    return {(row["location_id"], row["mode"]): dict(row) for row in result.mappings()}
+
+
+def used_capacity(
+    connection: Connection, location_ids: Iterable[int], first_day: date, last_day: date
+) -> dict[tuple[int, str, date], int]:
+    """(location id, mode, local day) -> orders already counted on that day.
+
+    Nothing counts against capacity until holds and orders exist (issue 13): they will
+    be counted here, grouped by the local day of their ready_at (or, for a transfer,
+    the warehouse's departure day), and every caller already reads this.
+    """
+    return {}
+
+
+# -- writes: one location's stock lines (the admin API) -------------------------------
+
+
+def location_id(connection: Connection, external_id: str) -> int | None:
+    return connection.execute(
+        text("SELECT id FROM locations WHERE external_id = :id"), {"id": external_id}
+    ).scalar_one_or_none()
+
+
+def stock_lines(connection: Connection, location: int) -> list[dict]:
+    """A location's stock lines (sku, on_hand) by sku."""
+    return as_dicts(
+        connection.execute(
+            text("SELECT sku, on_hand FROM stock WHERE location_id = :id ORDER BY sku"),
+            {"id": location},
+        )
+    )
