@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from app.queries import as_dicts
+from app.queries import HotRead, as_dicts
 
 # ``{geom}`` simplified by ``{tolerance}`` degrees (0: not at all) as ``{alias}.geom``,
 # still valid: Douglas-Peucker (ST_Simplify, keeping parts that would collapse), repaired
@@ -33,8 +33,9 @@ CROSS JOIN LATERAL (
 ) AS {alias}
 """
 
-_SERVED = text(
-    """
+_SERVED = HotRead(
+    text(
+        """
 WITH q AS (
     SELECT idx, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS point
     FROM unnest(CAST(:idx AS int[]), CAST(:lons AS float8[]), CAST(:lats AS float8[]))
@@ -73,6 +74,11 @@ ranked AS (
 )
 SELECT * FROM ranked WHERE rank <= :limit ORDER BY idx, rank
 """
+    ),
+    # Index scans of the parts, then key lookups: the same plan is right for one point
+    # or a thousand (HotRead: 0.9 -> 0.4 ms for one point, 1.1 -> 0.15 s for 1,000).
+    generic_plan=True,
+    cached=True,
 )
 
 
@@ -90,11 +96,10 @@ def served_by(
             idx.append(index)
             lons.append(variant)
             lats.append(lat)
-    rows = as_dicts(
-        connection.execute(
-            _SERVED,
-            {"idx": idx, "lons": lons, "lats": lats, "modes": modes, "limit": limit},
-        )
+    rows = _SERVED.fetch(
+        connection,
+        {"idx": idx, "lons": lons, "lats": lats, "modes": modes, "limit": limit},
+        cache_answer=len(points) == 1,
     )
     answers = [{"served_by": [], "total": 0, "modes": []} for _ in points]
     for row in rows:
