@@ -149,3 +149,12 @@ def test_the_interval_holds_across_processes(database_url, upstream):
     # saw a single request.
     assert statuses == [200, 404, 404]
     assert len(FakeNominatim.requests) == 1
+
+
+@pytest.mark.parametrize("garbage", ["😀😀😀", "!!! ???", "x", "- -", "\u200b\u200b"])
+def test_queries_that_name_no_place_never_spend_the_upstream_slot(geocoder_app, garbage):
+    client = geocoder_app.test_client()
+    assert client.get("/api/v1/geocode", query_string={"q": garbage}).status_code in (400, 404)
+    # The slot is still free for a real query in the same second.
+    assert client.get("/api/v1/geocode?q=Qwxzyv Zzkq").status_code == 200
+    assert FakeNominatim.requests == ["Qwxzyv Zzkq"]
