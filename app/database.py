@@ -337,7 +337,10 @@ class Database:
             pool_timeout=config["DB_POOL_TIMEOUT"],
             connect_args={
                 "application_name": "locator",
-                "options": f"-c statement_timeout={timeout_ms}",
+                # JIT off: the app's statements are short, and compiling one costs 10-100
+                # ms whenever the planner's estimate crosses jit_above_cost (a summary of
+                # a large region; a generic plan of a hot read can look that dear too).
+                "options": f"-c statement_timeout={timeout_ms} -c jit=off",
                 "prepare_threshold": config["DB_PREPARE_THRESHOLD"],
                 **extra_connect_args,
             },

@@ -264,10 +264,6 @@ FROM (SELECT ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_GeomFromWKB(:bbox, 43
              AS geom) AS s"""
 
 
-_JIT_OFF = text("SELECT set_config('jit', 'off', false)")
-_JIT_DEFAULT = text("RESET jit")
-
-
 def coverage_of(
     connection: Connection,
     *,
@@ -295,9 +291,7 @@ def coverage_of(
     target = _REGION_TARGET if region_id is not None else _BBOX_TARGET
     # PostgreSQL JIT-compiles a statement whose estimated cost is high, and PostGIS rates
     # its functions high: this one was compiled on every call, 0.5 to 4 s against 0.1 to
-    # 0.8 s of work. Off for this statement only; the session default is back after it
-    # (after a failure it stays off, which is harmless, or the transaction undoes it).
-    connection.execute(_JIT_OFF)
+    # 0.8 s of work. The app's connections run with jit=off (app/database.py).
     row = (
         connection.execute(
             text(_SUMMARY.format(target=target)),
@@ -313,7 +307,6 @@ def coverage_of(
         .mappings()
         .first()
     )
-    connection.execute(_JIT_DEFAULT)
     if row is None:
         return None
     row = dict(row)
