@@ -39,6 +39,7 @@ import psycopg
 from coverage_throughput import write_areas
 from harness import (
     REPO,
+    SERVING,
     app_env,
     bench_database,
     gunicorn_server,
@@ -49,8 +50,8 @@ from harness import (
 )
 
 REFERENCE = REPO.parent / "shared" / "bench" / "lean_reference.py"
-# The app's own gunicorn settings (`make run`), when it has them: served as users get it.
-APP_OPTIONS = ("-c", "python:app.serving") if (REPO / "app" / "serving.py").is_file() else ()
+# The app's own gunicorn settings (`make run`): served as users get it.
+APP_OPTIONS = SERVING
 
 
 @dataclass(frozen=True)
