@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import weakref
 from typing import Any
 
 import psycopg
 from cachetools import LRUCache
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from sqlalchemy import Connection, CursorResult, Engine, TextClause
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.exc import DBAPIError
@@ -111,10 +112,13 @@ class HotRead:
     (0.5 of 0.9 ms), and the custom plan for a batch of 1,000 points is seven times
     slower than the generic one (1.1 s against 0.15 s). A statement whose generic plan
     is right for every value (index scans driven by the parameters, whatever they are)
-    says so, and on an autocommit connection that may prepare statements it runs
-    prepared, in a transaction of its own with ``SET LOCAL plan_cache_mode`` (sent in
-    one round trip with the statement; LOCAL, so the setting ends with it, even on an
-    error). Inside a caller's transaction, or without prepared statements (pgbouncer in
+    says so, with the SQL types of its parameters. On an autocommit connection that may
+    keep prepared statements it is PREPAREd once per connection, and each call is one
+    simple query, ``SET LOCAL plan_cache_mode = force_generic_plan; EXECUTE ...``, its
+    values quoted by psycopg: the two run in one implicit transaction, so the setting
+    ends with the statement, even when it fails. (psycopg's pipeline mode does the same
+    in one round trip too, at 1 ms of Python a call: more than the planning it saves.)
+    Inside a caller's transaction, or without prepared statements (pgbouncer in
     transaction mode before 1.21), it runs as any other statement.
 
     ``cached``: the answer depends on nothing but the parameters and the tables the data
@@ -123,12 +127,21 @@ class HotRead:
     Callers get their own copies of the rows, free to change them.
     """
 
-    def __init__(self, statement: TextClause, *, generic_plan: bool = False, cached: bool = False):
+    def __init__(
+        self,
+        statement: TextClause,
+        *,
+        generic_plan: dict[str, str] | None = None,
+        cached: bool = False,
+    ):
         compiled = statement.compile(dialect=_DIALECT)
         self.sql = str(compiled)
         self._names = tuple(compiled.params)
-        self.generic_plan = generic_plan
         self.cached = cached
+        self._prepared = None
+        if generic_plan is not None:
+            assert set(generic_plan) == set(self._names), "a type for every parameter"
+            self._prepared = _Prepared(self.sql, self._names, generic_plan)
 
     def fetch(
         self, connection: Connection, params: dict[str, Any], *, cache_answer: bool = True
@@ -144,14 +157,56 @@ class HotRead:
         # Only in autocommit: inside a transaction the version could be this
         # transaction's own uncommitted bump, which a rollback would hand to other data.
         if cache is None or not cache.enabled or not driver.autocommit:
-            return _run(connection, self.sql, values, generic_plan=self.generic_plan)
+            return self._run(connection, values)
         [(version,)] = _run(connection, _DATA_VERSION_SQL, {}, rows_as_dicts=False)
         key = (self.sql, version, *(_hashable(values[name]) for name in self._names))
         rows = cache.get(key)
         if rows is None:
-            rows = _run(connection, self.sql, values, generic_plan=self.generic_plan)
+            rows = self._run(connection, values)
             cache.put(key, rows)
         return [dict(row) for row in rows]
+
+    def _run(self, connection: Connection, values: dict[str, Any]) -> list[dict]:
+        driver = connection.connection.driver_connection
+        if self._prepared and driver.autocommit and driver.prepare_threshold is not None:
+            return self._prepared.run(connection, values)
+        return _run(connection, self.sql, values)
+
+
+class _Prepared:
+    """A HotRead's statement PREPAREd on each connection, run with a generic plan."""
+
+    def __init__(self, sql: str, names: tuple[str, ...], types: dict[str, str]):
+        self.name = "locator_hot_" + hashlib.sha256(sql.encode()).hexdigest()[:16]
+        numbered = sql
+        for position, name in enumerate(names, start=1):
+            numbered = numbered.replace(f"%({name})s", f"${position}")
+        signature = ", ".join(types[name] for name in names)
+        self.prepare_sql = f"PREPARE {self.name} ({signature}) AS {numbered}"
+        arguments = ", ".join(f"%({name})s" for name in names)
+        self.call_sql = (
+            f"SET LOCAL plan_cache_mode = force_generic_plan; EXECUTE {self.name}({arguments})"
+        )
+
+    def run(self, connection: Connection, values: dict[str, Any]) -> list[dict]:
+        prepared = connection.connection.info.setdefault("locator_prepared", set())
+        if self.name not in prepared:
+            self._prepare(connection, prepared)
+        try:
+            return _run(connection, self.call_sql, values, client_side=True)
+        except DBAPIError as error:
+            # psycopg runs DEALLOCATE ALL when it sees a ROLLBACK or a DROP (its own
+            # statements may be stale then), which takes this one too: prepare it again.
+            if not isinstance(error.orig, psycopg.errors.InvalidSqlStatementName):
+                raise
+            self._prepare(connection, prepared)
+            return _run(connection, self.call_sql, values, client_side=True)
+
+    def _prepare(self, connection: Connection, prepared: set[str]) -> None:
+        prepared.discard(self.name)
+        _run(connection, f"DEALLOCATE {self.name}", {}, fetch=False, missing_ok=True)
+        _run(connection, self.prepare_sql, {}, fetch=False)
+        prepared.add(self.name)
 
 
 def _run(
@@ -159,21 +214,32 @@ def _run(
     sql: str,
     values: dict[str, Any],
     *,
-    generic_plan: bool = False,
     rows_as_dicts: bool = True,
+    client_side: bool = False,
+    fetch: bool = True,
+    missing_ok: bool = False,
 ) -> list:
-    """``sql`` on the driver's cursor, its errors raised as SQLAlchemy's."""
+    """``sql`` on the driver's cursor, its errors raised as SQLAlchemy's.
+
+    ``client_side``: the values are quoted into the SQL by psycopg and the text is sent
+    as one simple query, which may hold several statements; the rows are the last one's.
+    """
     driver = connection.connection.driver_connection
-    cursor = driver.cursor(row_factory=dict_row) if rows_as_dicts else driver.cursor()
+    row_factory = dict_row if rows_as_dicts else tuple_row
+    if client_side:
+        cursor = psycopg.ClientCursor(driver, row_factory=row_factory)
+    else:
+        cursor = driver.cursor(row_factory=row_factory)
     try:
-        if generic_plan and driver.autocommit and driver.prepare_threshold is not None:
-            with driver.pipeline(), driver.transaction():
-                driver.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-                cursor.execute(sql, values, prepare=True)
-        else:
-            cursor.execute(sql, values)
+        cursor.execute(sql, values or None)
+        if not fetch:
+            return []
+        while cursor.nextset():
+            pass  # to the last statement's rows
         return cursor.fetchall()
     except psycopg.Error as error:
+        if missing_ok and isinstance(error, psycopg.errors.InvalidSqlStatementName):
+            return []  # "DEALLOCATE x" when x is already gone
         lost = connection.dialect.is_disconnect(error, driver, cursor)
         if lost:
             connection.invalidate(error)

@@ -150,3 +150,45 @@ def test_a_hot_read_cut_off_by_the_timeout_is_a_503_and_leaves_its_connection_cl
         assert refused.mimetype == "application/problem+json" and refused.headers["Retry-After"]
         assert client.get("/test/session").json == before  # same connection, setting gone
         assert ask(client, lat + 0.001, lon).status_code == 200
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_prepared_hot_read_survives_its_session_forgetting_it(make_app):
+    """psycopg runs DEALLOCATE ALL when it sees a ROLLBACK; the coverage statement, which
+    is PREPAREd once per connection, is then prepared again instead of failing."""
+    app = make_app(DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0, READ_CACHE_ROWS=0)
+
+    @app.get("/test/forget")
+    def forget():
+        connection = db.connection()
+        connection.execute(text("DEALLOCATE ALL"))
+        return {
+            "prepared": connection.execute(
+                text("SELECT count(*) FROM pg_prepared_statements")
+            ).scalar_one()
+        }
+
+    @app.get("/test/plans")
+    def plans():
+        rows = (
+            db.connection()
+            .execute(
+                text(
+                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                    " WHERE name LIKE 'locator_hot_%'"
+                )
+            )
+            .all()
+        )
+        return {"plans": [list(row) for row in rows]}
+
+    client = app.test_client()
+    lat, lon = WASHINGTON
+    first = _coverage(client, lat, lon)
+    assert first.status_code == 200 and first.json["served_by"]
+    assert client.get("/test/forget").json == {"prepared": 0}
+    again = _coverage(client, lat, lon)
+    assert again.status_code == 200 and again.json == first.json
+    # Run with the generic plan it was prepared for, never a custom one.
+    [[generic, custom]] = client.get("/test/plans").json["plans"]
+    assert generic >= 1 and custom == 0
