@@ -43,6 +43,11 @@ class Config:
     # (it saves the planning). "off" for pgbouncer in transaction mode before 1.21: the
     # next transaction may get another server connection, where the statement is unknown.
     DB_PREPARE_THRESHOLD = _int_or_off("DB_PREPARE_THRESHOLD", 5)
+    # Rows of hot-read answers (nearest pickup points, coverage of a point) each process
+    # keeps, per data version: a repeated search costs one trivial query (app/queries,
+    # ReadCache). About 1 KB a row: the default holds some 2,000 recent searches in
+    # about 50 MB. 0 turns the cache off.
+    READ_CACHE_ROWS = _int("READ_CACHE_ROWS", 50_000)
     # Polygons with more vertices than this are rejected on import.
     MAX_POLYGON_VERTICES = _int("MAX_POLYGON_VERTICES", 100_000)
     # Points per POST /api/v1/coverage/batch call.

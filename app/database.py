@@ -33,6 +33,7 @@ from sqlalchemy.exc import (
 )
 
 from app.embedded_postgres import EmbeddedPostgres
+from app.queries import configure_read_cache
 from app.queries import health as health_sql
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class Database:
             "replicas": None,
             "lock": threading.Lock(),
             "turn": itertools.count(),
+            "has_replicas": bool(replica_urls(app)),
         }
         app.teardown_appcontext(self._close_request_connection)
         if replica_urls(app):
@@ -169,7 +171,9 @@ class Database:
 
     def _read_connection(self) -> Connection:
         """A replica's connection when one is healthy and may serve; else the primary's."""
-        if has_request_context() and not self._wants_primary():
+        # Without replicas every read is the primary's: no headers or cookies to consult.
+        has_replicas = current_app.extensions["database"]["has_replicas"]
+        if has_replicas and has_request_context() and not self._wants_primary():
             replicas = [r for r in self._checked_replicas() if r.usable]
             if replicas:
                 state = current_app.extensions["database"]
@@ -333,13 +337,17 @@ class Database:
             pool_timeout=config["DB_POOL_TIMEOUT"],
             connect_args={
                 "application_name": "locator",
-                "options": f"-c statement_timeout={timeout_ms}",
+                # JIT off: the app's statements are short, and compiling one costs 10-100
+                # ms whenever the planner's estimate crosses jit_above_cost (a summary of
+                # a large region; a generic plan of a hot read can look that dear too).
+                "options": f"-c statement_timeout={timeout_ms} -c jit=off",
                 "prepare_threshold": config["DB_PREPARE_THRESHOLD"],
                 **extra_connect_args,
                 **_pooler_connect_args(config),
             },
         )
         _ping_idle_connections(engine, config["DB_PING_IDLE_S"])
+        configure_read_cache(engine, config["READ_CACHE_ROWS"])
         return engine
 
     @staticmethod

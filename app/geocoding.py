@@ -205,6 +205,8 @@ class ExternalGeocoder:
 
     def search(self, connection: Connection, query: str, limit: int) -> list[Candidate]:
         key = normalise(query)
+        if not worth_asking_upstream(key):
+            return []
         cached = sql.cached_answer(connection, key)
         if cached is not None:
             return [Candidate(**entry) for entry in cached][:limit]
@@ -232,6 +234,20 @@ class ExternalGeocoder:
 
 EXTERNAL_LIMIT = 5
 MAX_EXTERNAL_BYTES = 1_000_000
+# A query with fewer letters or digits than this names no place an upstream could find.
+MIN_UPSTREAM_ALNUM = 2
+
+
+def worth_asking_upstream(normalised: str) -> bool:
+    """Whether a query could name a place: at least MIN_UPSTREAM_ALNUM letters or digits.
+
+    The upstream takes one request per interval from all processes together, so a query
+    of emoji, punctuation or a single character would spend the slot that a real address
+    needs (and fill the answer cache with nothing): it is answered "no match" at once.
+    """
+    return sum(c.isalnum() for c in normalised) >= MIN_UPSTREAM_ALNUM
+
+
 # An external match is never as sure as an exact postcode.
 EXTERNAL_CONFIDENCE_CAP = 0.9
 

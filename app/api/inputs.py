@@ -202,8 +202,9 @@ class BBox(fields.String):
             raise ValidationError(str(error)) from error
         if min_lat >= max_lat:
             raise ValidationError("minLat must be less than maxLat")
-        if min_lon == max_lon:
-            raise ValidationError("minLon and maxLon must differ")
+        if min_lon == max_lon or (min_lon, max_lon) == (180, -180):
+            # 180 to -180 "across the antimeridian" is one meridian: no width either.
+            raise ValidationError("minLon and maxLon must differ (the box has no width)")
         return (min_lon, min_lat, max_lon, max_lat)
 
 

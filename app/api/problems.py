@@ -13,7 +13,7 @@ from http import HTTPStatus
 import orjson
 from flask import Flask, Response, request
 from gunicorn.http.errors import ParseException
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, InternalError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
@@ -140,6 +140,15 @@ def register_error_handlers(app: Flask) -> None:
             "the database is unavailable or the query took too long; retry shortly",
             headers={"Retry-After": "2"},
         )
+
+    @app.errorhandler(InternalError)
+    def internal_database_error(error):
+        # A statement cut off by statement_timeout while GEOS computes (a union, a
+        # difference) is reported by PostGIS as GEOS's InterruptedException, an internal
+        # error, not as query_canceled: it is the same overload, and a 503.
+        if "InterruptedException" in str(error.orig) or "canceling statement" in str(error.orig):
+            return database_unavailable(error)
+        return unexpected(error)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

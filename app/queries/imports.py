@@ -135,7 +135,8 @@ JOIN locations AS l ON l.external_id = s.location_external_id
 WHERE NOT EXISTS (
     SELECT 1 FROM service_areas AS a WHERE a.location_id = l.id AND a.mode = s.mode)
 """,
-    also_written=("service_area_parts",),  # the subdividing trigger (migration 0004)
+    # The triggers of migrations 0004 (subdivided parts) and 0006 (bounded copies).
+    also_written=("service_area_parts", "service_area_bounded"),
 )
 
 REGIONS = StagingTable(
@@ -155,6 +156,7 @@ SELECT s.region_id, s.name, ST_GeomFromWKB(s.geom_wkb, 4326)
 FROM staging_regions AS s
 WHERE NOT EXISTS (SELECT 1 FROM regions AS r WHERE r.region_id = s.region_id)
 """,
+    also_written=("region_bounded",),  # the bounding trigger (migration 0006)
 )
 
 PRODUCTS = StagingTable(

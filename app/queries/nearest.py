@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from app.queries import as_dicts
+from app.queries import HotRead
 from app.queries.locations import LOCATION_COLUMNS
 
 # Bound on |ellipsoidal / spherical distance - 1| for the sphere PostGIS's KNN uses
@@ -42,9 +42,10 @@ PLANAR_SCAN = f"l.geog::geometry <-> {ORIGIN}"
 SPHERICAL_SCAN = f"l.geog <-> {ORIGIN}::geography"
 
 
-def _nearest_sql(scan: str):
-    return text(
-        f"""
+def _nearest_sql(scan: str) -> HotRead:
+    return HotRead(
+        text(
+            f"""
 WITH candidates AS (
     SELECT l.id, {scan} AS scan_distance
     FROM locations AS l
@@ -62,6 +63,8 @@ SELECT {LOCATION_COLUMNS},
 FROM candidates AS c JOIN locations AS l ON l.id = c.id
 ORDER BY distance_m, l.id
 """
+        ),
+        cached=True,
     )
 
 
@@ -104,8 +107,7 @@ def nearest_locations(
     }
 
     def scan(statement, candidates: int) -> tuple[list[dict], list[dict]]:
-        result = connection.execute(statement, {**params, "candidates": candidates})
-        scanned = as_dicts(result)
+        scanned = statement.fetch(connection, {**params, "candidates": candidates})
         return scanned, [row for row in scanned if row["distance_m"] <= where.radius_m]
 
     # First the planar scan, twice at most; it stands only where it can prove its answer.

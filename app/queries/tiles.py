@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from app.queries.coverage import _JIT_DEFAULT, _JIT_OFF
-
 # The tile's own coordinate space (the MVT default) and the margin kept around it, in
 # those units, so that polygon outlines do not show seams at tile edges.
 EXTENT = 4096
@@ -135,18 +133,11 @@ WHERE f.geom IS NOT NULL
 """
 
 
-def _tile(connection: Connection, statement: str, params: dict, heavy: bool) -> tuple[int, bytes]:
-    """Run a tile statement; one that reads many rows runs without JIT.
-
-    PostgreSQL JIT-compiles a statement whose estimated cost is high (a low-zoom tile
-    reads up to every location), and compiling took longer than the work (see
-    app/queries/coverage.py); the session default is back after the statement.
-    """
-    if heavy:
-        connection.execute(_JIT_OFF)
+def _tile(connection: Connection, statement: str, params: dict) -> tuple[int, bytes]:
+    """Run a tile statement. A low-zoom tile reads up to every location, and PostgreSQL
+    would JIT-compile it for longer than the work takes: the app's connections run with
+    jit=off (app/database.py)."""
     version, tile = connection.execute(text(statement), params).one()
-    if heavy:
-        connection.execute(_JIT_DEFAULT)
     return version, bytes(tile)
 
 
@@ -155,7 +146,7 @@ def locations_tile(connection: Connection, z: int, x: int, y: int) -> tuple[int,
     POINT_MIN_ZOOM, clusters below."""
     clustered = z < POINT_MIN_ZOOM
     statement = _LOCATION_CLUSTERS if clustered else _LOCATION_POINTS
-    return _tile(connection, statement, {"z": z, "x": x, "y": y}, heavy=clustered)
+    return _tile(connection, statement, {"z": z, "x": x, "y": y})
 
 
 def service_areas_tile(
@@ -174,7 +165,7 @@ def service_areas_tile(
         "margin": 360.0 / 2**z * POLYGON_BUFFER / EXTENT,
         "min_size": pixel_deg * MIN_AREA_PIXELS,
     }
-    return _tile(connection, _SERVICE_AREAS, params, heavy=z < POINT_MIN_ZOOM)
+    return _tile(connection, _SERVICE_AREAS, params)
 
 
 def data_version(connection: Connection) -> int:

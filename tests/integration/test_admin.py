@@ -206,30 +206,99 @@ def test_token_cli_creates_lists_and_revokes(runner, connection):
     assert runner.invoke(args=["locator", "token", "revoke", "ops"]).exit_code != 0
 
 
-def test_a_million_vertex_polygon_is_refused_against_the_vertex_cap(client, connection, token):
-    """RELIABILITY-CASES: a polygon of 1,000,000 vertices (about 28 MB of JSON)."""
+def _ring_body(vertices: int, decimals: int) -> str:
+    """A service-area body: a circle of ``vertices`` points around the locker, compact."""
     import json
     import math
 
-    client.put("/api/v1/locations/u-1", json=LOCKER, headers=bearer(token))
-    count_ = 1_000_000
     ring = [
         [
-            -77.0 + 0.1 * math.cos(2 * math.pi * i / count_),
-            38.9 + 0.1 * math.sin(2 * math.pi * i / count_),
+            round(-77.0 + 0.1 * math.cos(2 * math.pi * i / vertices), decimals),
+            round(38.9 + 0.1 * math.sin(2 * math.pi * i / vertices), decimals),
         ]
-        for i in range(count_)
+        for i in range(vertices)
     ]
     ring.append(ring[0])
-    body = json.dumps({"geometry": {"type": "Polygon", "coordinates": [ring]}})
-    assert len(body) > 25_000_000
-    response = client.put(
+    body = {"geometry": {"type": "Polygon", "coordinates": [ring]}}
+    return json.dumps(body, separators=(",", ":"))
+
+
+def _put_area(client, token, body: str):
+    """PUT the raw JSON ``body`` as u-1's delivery area."""
+    return client.put(
         "/api/v1/locations/u-1/service-areas/delivery",
         data=body,
         content_type="application/json",
         headers=bearer(token),
     )
-    assert response.status_code in (400, 413)
-    if response.status_code == 400:
-        assert "too many vertices" in response.json["errors"][0]["message"]
+
+
+def test_a_million_vertex_polygon_is_refused_by_its_size_before_it_is_read(
+    client, connection, token
+):
+    """RELIABILITY-CASES: a polygon of 1,000,000 vertices (about 28 MB of JSON)."""
+    client.put("/api/v1/locations/u-1", json=LOCKER, headers=bearer(token))
+    body = _ring_body(1_000_000, 12)
+    assert len(body) > 25_000_000
+    response = _put_area(client, token, body)
+    assert response.status_code == 413 and response.mimetype == "application/problem+json"
+    assert response.json["errors"][0]["field"] == "body"
     assert count(connection, "service_areas") == 0
+
+
+def test_a_polygon_over_the_vertex_cap_within_the_byte_cap_is_refused_by_its_vertices(
+    app, client, connection, token
+):
+    """Just over MAX_POLYGON_VERTICES, in a body small enough to be read: the vertex cap,
+    not the byte cap, refuses it."""
+    client.put("/api/v1/locations/u-1", json=LOCKER, headers=bearer(token))
+    cap = app.config["MAX_POLYGON_VERTICES"]
+    body = _ring_body(cap + 1_000, 4)  # about 19 bytes a vertex
+    assert len(body) < app.config["MAX_CONTENT_LENGTH"] and len(body) < 40 * cap
+    response = _put_area(client, token, body)
+    assert response.status_code == 413 and response.mimetype == "application/problem+json"
+    [error] = response.json["errors"]
+    assert error["field"] == "geometry" and "too many vertices" in error["message"]
+    assert count(connection, "service_areas") == 0
+    # The same shape within the cap is taken.
+    within = _put_area(client, token, _ring_body(cap // 2, 4))
+    assert within.status_code == 201, within.json
+    assert count(connection, "service_areas") == 1
+
+
+def _parts(connection) -> list:
+    """The stored parts of every area, as shapely shapes."""
+    from shapely import wkb
+
+    rows = connection.execute(text("SELECT ST_AsBinary(geom) FROM service_area_parts")).all()
+    return [wkb.loads(bytes(row[0])) for row in rows]
+
+
+def test_subdivided_parts_follow_an_area_through_update_and_delete(client, connection, token):
+    """The point test reads service_area_parts: after a PUT that replaces an area, its
+    parts are the new shape's and none of the old one's; a deleted location leaves none."""
+    import shapely
+    from shapely.geometry import box, mapping
+
+    assert client.put("/api/v1/locations/u-1", json=LOCKER, headers=bearer(token)).status_code
+    area = "/api/v1/locations/u-1/service-areas/delivery"
+    west = shapely.segmentize(box(-77.05, 38.88, -77.0, 38.92), 0.0002)  # 800 vertices
+    east = shapely.segmentize(box(-76.99, 38.88, -76.94, 38.92), 0.0002)
+    assert client.put(area, json={"geometry": mapping(west)}, headers=bearer(token)).status_code
+    parts = _parts(connection)
+    assert len(parts) > 1 and shapely.union_all(parts).symmetric_difference(west).area < 1e-12
+    inside_west, inside_east = "lat=38.9&lon=-77.02", "lat=38.9&lon=-76.96"
+    assert client.get(f"/api/v1/coverage?{inside_west}").json["covered"]
+    assert not client.get(f"/api/v1/coverage?{inside_east}").json["covered"]
+
+    replaced = client.put(area, json={"geometry": mapping(east)}, headers=bearer(token))
+    assert replaced.status_code == 200, replaced.json
+    parts = _parts(connection)
+    assert len(parts) > 1 and shapely.union_all(parts).symmetric_difference(east).area < 1e-12
+    assert not any(part.intersects(west) for part in parts)
+    assert not client.get(f"/api/v1/coverage?{inside_west}").json["covered"]
+    assert client.get(f"/api/v1/coverage?{inside_east}").json["covered"]
+
+    assert client.delete("/api/v1/locations/u-1", headers=bearer(token)).status_code in (200, 204)
+    assert count(connection, "service_areas") == 0 and _parts(connection) == []
+    assert not client.get(f"/api/v1/coverage?{inside_east}").json["covered"]

@@ -113,6 +113,8 @@ def test_kind_and_capability_filters(client, demo):
 
 def test_radius_limits_the_results(client, demo):
     body = client.get(f"/api/v1/pickup-points?{DC}&radius=1500&limit=100").json
+    wider = client.get(f"/api/v1/pickup-points?{DC}&radius=25000&limit=100").json
+    assert body["results"] and len(body["results"]) < len(wider["results"])
     assert all(r["distance_m"] <= 1500 for r in body["results"])
     assert body["next_cursor"] is None
 
@@ -147,6 +149,7 @@ def test_is_open_and_next_change_follow_the_location_timezone(client, demo):
 
 def test_open_now_filters_on_the_current_time(client, demo):
     body = client.get(f"/api/v1/pickup-points?{DC}&limit=20&open_now=true").json
+    assert body["results"], "the demo's 24/7 lockers are always open"
     assert all(r["is_open"] is True for r in body["results"])
 
 

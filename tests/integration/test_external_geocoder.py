@@ -111,3 +111,50 @@ def test_an_unreachable_upstream_is_an_empty_answer(connection):
 
 def test_off_by_default(app):
     assert app.config["GEOCODER_URL"] == ""
+
+
+# One process of the cross-process test: an app of its own (its own engine and pool),
+# which asks for one unknown place at a given instant.
+_ONE_PROCESS = """
+import sys, time
+from app import create_app
+url, upstream, place, start = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+app = create_app({"DATABASE_URL": url, "GEOCODER_URL": upstream, "GEOCODER_MIN_INTERVAL_S": 5,
+                  "RATELIMIT_ENABLED": False, "LOG_LEVEL": "WARNING"})
+client = app.test_client()
+client.get("/healthz")
+time.sleep(max(0.0, start - time.time()))
+print(client.get("/api/v1/geocode", query_string={"q": place}).status_code)
+"""
+
+
+def test_the_interval_holds_across_processes(database_url, upstream):
+    """Several app processes share the upstream's one request per interval: the slot is
+    claimed in the database, not in a process's memory."""
+    import subprocess
+    import sys
+    import time
+
+    start = time.time() + 4  # every process is up and waiting by then
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _ONE_PROCESS, database_url, upstream, place, str(start)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for place in ("Qwxzyv Alpha", "Qwxzyv Beta", "Qwxzyv Gamma")
+    ]
+    statuses = sorted(int(process.communicate(timeout=60)[0].split()[-1]) for process in processes)
+    # One process got the slot and its answer; the others a clean 404, and the upstream
+    # saw a single request.
+    assert statuses == [200, 404, 404]
+    assert len(FakeNominatim.requests) == 1
+
+
+@pytest.mark.parametrize("garbage", ["😀😀😀", "!!! ???", "x", "- -", "\u200b\u200b"])
+def test_queries_that_name_no_place_never_spend_the_upstream_slot(geocoder_app, garbage):
+    client = geocoder_app.test_client()
+    assert client.get("/api/v1/geocode", query_string={"q": garbage}).status_code in (400, 404)
+    # The slot is still free for a real query in the same second.
+    assert client.get("/api/v1/geocode?q=Qwxzyv Zzkq").status_code == 200
+    assert FakeNominatim.requests == ["Qwxzyv Zzkq"]

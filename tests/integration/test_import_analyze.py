@@ -139,3 +139,6 @@ def test_a_service_area_import_analyzes_the_areas_and_their_parts(
     parts_analyzed, parts, _ = statistics(fresh_database, "service_area_parts")
     assert parts_analyzed == 1
     assert parts >= 50  # every circle is at least one part
+    # The bounded copies too (none here: circles are within the vertex bound).
+    bounded_analyzed, _, _ = statistics(fresh_database, "service_area_bounded")
+    assert bounded_analyzed == 1

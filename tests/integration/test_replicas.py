@@ -264,7 +264,8 @@ def test_a_read_cut_off_by_the_standby_runs_again_on_the_primary(primary_and_sta
     where it waits for the same lock until it is released.
     """
     primary, primary_url, standby, standby_url = primary_and_standby
-    app = replica_app(primary_url, standby_url, STATEMENT_TIMEOUT_MS=30_000)
+    # No read cache: a cached answer would not touch the locked table at all.
+    app = replica_app(primary_url, standby_url, STATEMENT_TIMEOUT_MS=30_000, READ_CACHE_ROWS=0)
     client = app.test_client()
     primary_admin = create_engine(primary_url, poolclass=NullPool)
     standby_admin = create_engine(standby_url, poolclass=NullPool)
