@@ -50,7 +50,8 @@ def write_config(root: Path, database_url: str, statement_timeout_ms: int) -> tu
     ini = root / "pgbouncer.ini"
     ini.write_text(
         "[databases]\n"
-        f"{database} = {server} connect_query='SET statement_timeout = {statement_timeout_ms}; SET jit = off'\n"
+        f"{database} = {server} connect_query='SET statement_timeout = "
+        f"{statement_timeout_ms}; SET jit = off'\n"
         "[pgbouncer]\n"
         "listen_addr = 127.0.0.1\n"
         f"listen_port = {listen_port}\n"
