@@ -20,7 +20,7 @@ import subprocess
 from harness import FLASK, REPO, bench_server, compare, measure_endpoint
 
 from app.models import SERVICE_AREA_MODES
-from app.queries.coverage import _SERVED
+from app.queries.coverage import SERVED_BY
 
 
 def write_areas(locations_csv, out, count: int, seed: int = 3) -> None:
@@ -57,7 +57,7 @@ def main() -> None:
             check=True,
         )
 
-    sql = _SERVED.sql  # the statement as the app sends it
+    sql = SERVED_BY.sql  # the statement as the app sends it
 
     def params(lat: float, lon: float) -> dict:
         # What the endpoint sends for one point with the default limit.

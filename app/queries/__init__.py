@@ -143,6 +143,11 @@ class HotRead:
             assert set(generic_plan) == set(self._names), "a type for every parameter"
             self._prepared = _Prepared(self.sql, self._names, generic_plan)
 
+    @property
+    def sent_as(self) -> tuple[str, ...]:
+        """The SQL texts that carry this statement to the server (for tests)."""
+        return (self.sql, self._prepared.call_sql) if self._prepared else (self.sql,)
+
     def fetch(
         self, connection: Connection, params: dict[str, Any], *, cache_answer: bool = True
     ) -> list[dict]:

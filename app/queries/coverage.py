@@ -33,7 +33,7 @@ CROSS JOIN LATERAL (
 ) AS {alias}
 """
 
-_SERVED = HotRead(
+SERVED_BY = HotRead(
     text(
         """
 WITH q AS (
@@ -102,7 +102,7 @@ def served_by(
             idx.append(index)
             lons.append(variant)
             lats.append(lat)
-    rows = _SERVED.fetch(
+    rows = SERVED_BY.fetch(
         connection,
         {"idx": idx, "lons": lons, "lats": lats, "modes": modes, "limit": limit},
         cache_answer=len(points) == 1,
