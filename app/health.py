@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import schema
@@ -13,10 +13,14 @@ from app.queries.health import database_reachable
 bp = Blueprint("health", __name__)
 
 
+# The answer never changes: encoded once.
+_ALIVE = b'{"status":"ok"}'
+
+
 @bp.get("/healthz")
 def healthz():
     """Alive: answers without touching the database (also the benchmarks' ceiling)."""
-    return jsonify(status="ok")
+    return current_app.response_class(_ALIVE, mimetype="application/json")
 
 
 @bp.get("/readyz")

@@ -22,7 +22,8 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -67,7 +68,7 @@ class LiveServer:
     url: str
 
 
-def _buffered(app: Flask):
+def buffered(app: Flask):
     """``app`` with each response body read, and closed, before werkzeug sends it.
 
     When the browser drops a connection mid-response (a page closed while Leaflet loads),
@@ -87,34 +88,55 @@ def _buffered(app: Flask):
     return wsgi
 
 
-@pytest.fixture(scope="session")
-def live_server(e2e_database_url, tmp_path_factory):
-    """The app on http://127.0.0.1:<free port>, served from a daemon thread."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": e2e_database_url,
-            "LOG_LEVEL": "WARNING",
-            # No base layer: nothing may leave the machine, and overlays must draw alone.
-            "TILE_URL": "",
-            # The pages are checked for what they draw, at scale too (5,000 areas); on a
-            # machine busy with other work the planner's unions took over the production
-            # default of 5 s. The timeout itself is tested in test_hardening.py.
-            "STATEMENT_TIMEOUT_MS": 30_000,
-        }
-    )
-    app.instance_path = str(tmp_path_factory.mktemp("e2e-instance"))
-    server = make_server(LOOPBACK, 0, _buffered(app), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="e2e-server", daemon=True)
+@contextmanager
+def serving(wsgi, name: str) -> Iterator[str]:
+    """``wsgi`` on http://127.0.0.1:<free port> from a daemon thread; yields the URL."""
+    server = make_server(LOOPBACK, 0, wsgi, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
     try:
-        yield LiveServer(app=app, url=f"http://{LOOPBACK}:{server.server_port}")
+        yield f"http://{LOOPBACK}:{server.server_port}"
     finally:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+def e2e_settings(database_url: str, **settings) -> dict:
+    """The settings of an app served to the browser tests (``settings`` override them)."""
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+        # No base layer: nothing may leave the machine, and overlays must draw alone.
+        "TILE_URL": "",
+        # The pages are checked for what they draw, at scale too; on a machine busy with
+        # other work a page's statements can take over the production default of 5 s.
+        # The timeout itself is tested in test_hardening.py.
+        "STATEMENT_TIMEOUT_MS": 30_000,
+        **settings,
+    }
+
+
+@contextmanager
+def serve_app(settings: dict, instance_path: Path, name: str) -> Iterator[LiveServer]:
+    """An app made from ``settings``, served from a daemon thread, disposed afterwards."""
+    app = create_app(settings)
+    app.instance_path = str(instance_path)
+    try:
+        with serving(buffered(app), name) as url:
+            yield LiveServer(app=app, url=url)
+    finally:
         with app.app_context():
             db.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(e2e_database_url, tmp_path_factory):
+    """The app on http://127.0.0.1:<free port>, served from a daemon thread."""
+    instance = tmp_path_factory.mktemp("e2e-instance")
+    with serve_app(e2e_settings(e2e_database_url), instance, "e2e-server") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

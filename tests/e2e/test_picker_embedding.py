@@ -15,17 +15,13 @@ message the picker posted before it would have arrived too.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import pytest
 
-from app import create_app
-from app.extensions import db
-from tests.e2e.conftest import LOOPBACK, LiveServer
+from tests.e2e.conftest import e2e_settings, serve_app, serving
 from tests.e2e.test_shopper import CHOOSE, ENTRY, wait_for_results
 
 # The checkout: records every message it receives, then frames the picker URL it is given.
@@ -63,37 +59,6 @@ def _parent_app(environ, start_response):
     return [PARENT_PAGE]
 
 
-def _read_whole_body(app):
-    """Local equivalent of conftest's private ``_buffered``: no open file left behind when
-    the browser drops a connection mid-response (a ResourceWarning, an error here)."""
-
-    def wsgi(environ, start_response):
-        body = app(environ, start_response)
-        try:
-            return [b"".join(body)]
-        finally:
-            if hasattr(body, "close"):
-                body.close()
-
-    return wsgi
-
-
-@contextmanager
-def _serving(wsgi, name: str) -> Iterator[str]:
-    """``wsgi`` on http://127.0.0.1:<free port> from a daemon thread, as conftest serves."""
-    from werkzeug.serving import make_server
-
-    server = make_server(LOOPBACK, 0, wsgi, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{LOOPBACK}:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-
-
 @dataclass(frozen=True)
 class Parents:
     """The two checkouts' origins."""
@@ -105,8 +70,8 @@ class Parents:
 @pytest.fixture(scope="module")
 def parents() -> Iterator[Parents]:
     with (
-        _serving(_parent_app, "e2e-parent-allowed") as allowed,
-        _serving(_parent_app, "e2e-parent-foreign") as foreign,
+        serving(_parent_app, "e2e-parent-allowed") as allowed,
+        serving(_parent_app, "e2e-parent-foreign") as foreign,
     ):
         yield Parents(allowed=allowed, foreign=foreign)
 
@@ -115,25 +80,15 @@ def parents() -> Iterator[Parents]:
 def live_server(e2e_database_url, parents, tmp_path_factory):
     """Overrides conftest's ``live_server`` in this module, so the guarded page fixtures
     open pages on this app: only the allowed parent on RETURN_URL_ALLOWLIST."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": e2e_database_url,
-            "LOG_LEVEL": "WARNING",
-            "TILE_URL": "",
-            "RATELIMIT_ENABLED": False,
-            "STATEMENT_TIMEOUT_MS": 30_000,
-            "RETURN_URL_ALLOWLIST": [parents.allowed],
-            "FRAME_ANCESTORS": f"'self' {parents.allowed} {parents.foreign}",
-        }
+    settings = e2e_settings(
+        e2e_database_url,
+        RATELIMIT_ENABLED=False,
+        RETURN_URL_ALLOWLIST=[parents.allowed],
+        FRAME_ANCESTORS=f"'self' {parents.allowed} {parents.foreign}",
     )
-    app.instance_path = str(tmp_path_factory.mktemp("e2e-embedding-instance"))
-    try:
-        with _serving(_read_whole_body(app), "e2e-embedding-server") as url:
-            yield LiveServer(app=app, url=url)
-    finally:
-        with app.app_context():
-            db.dispose()
+    instance = tmp_path_factory.mktemp("e2e-embedding-instance")
+    with serve_app(settings, instance, "e2e-embedding-server") as server:
+        yield server
 
 
 def open_checkout(page, parent: str, picker_url: str):

@@ -7,16 +7,11 @@ database (the DC demo) stays as the other page tests expect it.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import create_engine
-from werkzeug.serving import make_server
 
-from app import create_app
 from app.cli import load_demo_roads
-from app.extensions import db
-from tests.e2e.conftest import LOOPBACK, LiveServer, _buffered
+from tests.e2e.conftest import e2e_settings, serve_app
 
 
 @pytest.fixture(scope="module")
@@ -30,27 +25,10 @@ def live_server(clone_database, tmp_path_factory):
                 assert shops.applied and areas.applied and areas.created >= 5
         finally:
             engine.dispose()
-        app = create_app(
-            {
-                "TESTING": True,
-                "DATABASE_URL": url,
-                "LOG_LEVEL": "WARNING",
-                "TILE_URL": "",
-                "STATEMENT_TIMEOUT_MS": 60_000,
-            }
-        )
-        app.instance_path = str(tmp_path_factory.mktemp("e2e-roads-instance"))
-        server = make_server(LOOPBACK, 0, _buffered(app), threaded=True)
-        thread = threading.Thread(target=server.serve_forever, name="e2e-roads", daemon=True)
-        thread.start()
-        try:
-            yield LiveServer(app=app, url=f"http://{LOOPBACK}:{server.server_port}")
-        finally:
-            server.shutdown()
-            thread.join(timeout=10)
-            server.server_close()
-            with app.app_context():
-                db.dispose()
+        settings = e2e_settings(url, STATEMENT_TIMEOUT_MS=60_000)
+        instance = tmp_path_factory.mktemp("e2e-roads-instance")
+        with serve_app(settings, instance, "e2e-roads") as server:
+            yield server
 
 
 def test_the_planner_draws_drive_time_areas_and_the_partition(guarded_page):
