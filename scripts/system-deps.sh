@@ -25,8 +25,11 @@ fi
 
 if [ "$(id -u)" -eq 0 ]; then
   echo "Installing system packages: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  # Another apt run (unattended upgrades, a parallel `make`) holds the dpkg lock for a
+  # while: wait for it rather than fail.
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    "${missing[@]}" >/dev/null
 else
   echo "Missing system packages: ${missing[*]}" >&2
   echo "Install them with:  sudo apt-get install -y ${missing[*]}" >&2

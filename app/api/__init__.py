@@ -8,8 +8,10 @@ import swagger_ui_bundle
 from flask import Flask, send_from_directory
 from flask_smorest import Api
 
+from app.api.auth import ADMIN_TOKEN_SCHEME
 from app.api.problems import PROBLEM_JSON
 from app.api.schemas import ProblemSchema
+from app.services.client_keys import KEY_HEADER
 
 SWAGGER_UI_DIR = Path(swagger_ui_bundle.swagger_ui_path)
 
@@ -42,6 +44,29 @@ API_SETTINGS = {
     # Swagger UI's files come from the swagger-ui-bundle package, served by this app:
     # the docs work with no internet access.
     "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
+    # Every operation may carry a client key (app/api/clients.py): without one a call
+    # counts against its address's small anonymous quota, or gets a 401 when
+    # REQUIRE_CLIENT_KEY is set. Admin and order operations name their bearer token
+    # instead (app/api/auth.py).
+    "API_SPEC_OPTIONS": {"security": [{}, {"clientKey": []}]},
+}
+
+SECURITY_SCHEMES = {
+    "clientKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": KEY_HEADER,
+        "description": "A client key (`flask locator keys create NAME`): a publishable key"
+        " works only from the origins it lists, a secret key from servers. Quotas are per"
+        " key; calls without a key share their address's anonymous quota.",
+    },
+    ADMIN_TOKEN_SCHEME: {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An admin token (`flask locator token create NAME --scope ...`)."
+        " Each operation names the scope it needs in `x-required-scope`: a token without"
+        " it gets a 403.",
+    },
 }
 
 
@@ -51,6 +76,8 @@ def init_app(app: Flask) -> None:
         app.config.setdefault(key, value)
     # One Api per app: flask-smorest keeps the spec on the instance.
     api = LocatorApi(app)
+    for name, scheme in SECURITY_SCHEMES.items():
+        api.spec.components.security_scheme(name, scheme)
     from app.api import admin, fulfilment, ogc, roads, routes, tiles
 
     api.register_blueprint(routes.bp)

@@ -9,9 +9,13 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import request
+from flask_smorest.utils import deepupdate
 
 from app.extensions import db
 from app.services.tokens import check_scope
+
+# The OpenAPI name of the admin token's scheme (registered in app/api/__init__.py).
+ADMIN_TOKEN_SCHEME = "adminToken"
 
 
 def require_scope(scope: str):
@@ -26,6 +30,13 @@ def require_scope(scope: str):
             check_scope(db.primary_connection(), token or None, scope)
             return view(*args, **kwargs)
 
+        # The operation documents its token, and no client key: a scope-guarded call
+        # is identified by its bearer token.
+        guarded._apidoc = dict(getattr(view, "_apidoc", {}))
+        guarded._apidoc["manual_doc"] = deepupdate(
+            dict(guarded._apidoc.get("manual_doc", {})),
+            {"security": [{ADMIN_TOKEN_SCHEME: []}], "x-required-scope": scope},
+        )
         return guarded
 
     return decorate

@@ -297,6 +297,32 @@ def test_openapi_documents_every_parameter_and_error(client):
         assert path in spec["paths"]
 
 
+def test_openapi_documents_the_client_key_and_admin_tokens(client, app):
+    """Read calls may carry X-Api-Key; every scope-guarded call names its bearer token and
+    scope, found here from the app's own routes rather than from a list kept by hand."""
+    spec = client.get("/api/v1/openapi.json").json
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["clientKey"] == {**schemes["clientKey"], "type": "apiKey", "in": "header"}
+    assert schemes["clientKey"]["name"] == "X-Api-Key"
+    assert schemes["adminToken"]["scheme"] == "bearer"
+    assert spec["security"] == [{}, {"clientKey": []}]
+    assert "security" not in spec["paths"]["/api/v1/pickup-points"]["get"]
+    guarded = []
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            handler = getattr(getattr(view, "view_class", None), method.lower(), view)
+            scope = getattr(handler, "_apidoc", {}).get("manual_doc", {}).get("x-required-scope")
+            if scope:
+                path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+                guarded.append((path, method.lower(), scope))
+    assert ("/api/v1/imports", "post", "import") in guarded
+    for path, method, scope in guarded:
+        operation = spec["paths"][path][method]
+        assert operation["security"] == [{"adminToken": []}], (path, method)
+        assert operation["x-required-scope"] == scope
+
+
 def test_docs_are_served_from_local_assets(client):
     page = client.get("/api/docs").get_data(as_text=True)
     sources = re.findall(r'(?:src|href)="([^"]+)"', page)
