@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -16,6 +17,7 @@ from app.errors import LocatorError
 from app.extensions import db
 from app.geocoding import load_gazetteer
 from app.importing import (
+    DATASETS,
     ImportFileError,
     ImportOptions,
     ImportReport,
@@ -25,7 +27,7 @@ from app.importing import (
 )
 from app.queries.geocoding import gazetteer_size
 from app.queries.locations import network_is_empty
-from app.services import client_keys, road_network, roads, tokens
+from app.services import client_keys, holds, road_network, roads, tokens
 
 locator = AppGroup("locator", help="Pickup-point locator commands.")
 db_group = AppGroup("db", help="Schema migrations (Alembic).")
@@ -34,12 +36,14 @@ token_group = AppGroup("token", help="Admin API tokens.")
 keys_group = AppGroup("keys", help="Client keys and their quotas (X-Api-Key).")
 pgbouncer_group = AppGroup("pgbouncer", help="pgbouncer (transaction mode) under instance/.")
 roads_group = AppGroup("roads", help="The car network for travel times (pgRouting).")
+holds_group = AppGroup("holds", help="Holds and orders (POST /api/v1/fulfilment/holds).")
 locator.add_command(db_group)
 locator.add_command(postgres_group)
 locator.add_command(token_group)
 locator.add_command(keys_group)
 locator.add_command(pgbouncer_group)
 locator.add_command(roads_group)
+locator.add_command(holds_group)
 
 MAX_REJECTIONS_SHOWN = 50
 
@@ -64,7 +68,15 @@ def _print_report(report: ImportReport) -> None:
     is_flag=True,
     help="Stock: the file is the whole truth for the locations it names (absent SKUs drop to 0).",
 )
-def import_command(path, skip_invalid, dry_run, make_valid, no_progress, replace):
+@click.option(
+    "--dataset",
+    type=click.Choice(DATASETS),
+    help="The kind of file, when its header or properties cannot tell.",
+)
+@click.option("--demand-set", help="Demand: the named set the file replaces.")
+def import_command(
+    path, skip_invalid, dry_run, make_valid, no_progress, replace, dataset, demand_set
+):
     """Import locations, service areas or regions from a CSV or GeoJSON file.
 
     The file is all or nothing unless --skip-invalid is given. Rows are upserted by
@@ -77,6 +89,8 @@ def import_command(path, skip_invalid, dry_run, make_valid, no_progress, replace
         max_polygon_vertices=current_app.config["MAX_POLYGON_VERTICES"],
         progress=not no_progress,
         replace=replace,
+        dataset=dataset,
+        demand_set=demand_set,
     )
     try:
         with db.transaction() as connection:
@@ -237,6 +251,24 @@ def postgres_status():
     """Say whether the embedded cluster runs."""
     cluster = embedded_cluster(current_app)
     click.echo(f"running: {cluster.url()}" if cluster.is_running() else "not running")
+
+
+@holds_group.command("purge")
+@click.option(
+    "--keep-days",
+    type=click.IntRange(min=1),
+    default=7,
+    show_default=True,
+    help="Keep holds and orders (and their Idempotency-Keys) this long after they end.",
+)
+def holds_purge(keep_days):
+    """Delete holds and orders that ended more than --keep-days ago.
+
+    Only housekeeping: expired holds stop counting by themselves, with or without it.
+    """
+    with db.transaction() as connection:
+        expired, deleted = holds.purge(connection, datetime.now(UTC), timedelta(days=keep_days))
+    click.echo(f"{expired} holds recorded as expired; {deleted} holds and orders deleted")
 
 
 @token_group.command("create")

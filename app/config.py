@@ -39,6 +39,10 @@ class Config:
     DB_PING_IDLE_S = float(os.environ.get("DB_PING_IDLE_S", "1"))
     # Every statement of a web request is cut off after this long (milliseconds).
     STATEMENT_TIMEOUT_MS = _int("STATEMENT_TIMEOUT_MS", 5000)
+    # Planning (the coverage summary with demand, /api/v1/planning/*) weighs every demand
+    # point of a region against every area: its statements are cut off after this long
+    # instead (milliseconds), in a transaction of their own; checkout calls keep the above.
+    PLANNING_STATEMENT_TIMEOUT_MS = _int("PLANNING_STATEMENT_TIMEOUT_MS", 60000)
     # psycopg prepares a statement on a connection once it has run this many times there
     # (it saves the planning). "off" for pgbouncer in transaction mode before 1.21: the
     # next transaction may get another server connection, where the statement is unknown.
@@ -117,6 +121,10 @@ class Config:
     EXPRESS_SPEED_KMH = float(os.environ.get("EXPRESS_SPEED_KMH", "25"))
     # How far (geodesic metres) /fulfilment/options looks when the request does not say.
     FULFILMENT_RADIUS = float(os.environ.get("FULFILMENT_RADIUS", "25000"))
+    # Holds (DESIGN §4.6): seconds a hold keeps its stock and capacity unless confirmed;
+    # days after its ready_at an order keeps its stock unless collected or cancelled.
+    HOLD_TTL_S = _int("HOLD_TTL_S", 900)
+    ORDER_PICKUP_DAYS = _int("ORDER_PICKUP_DAYS", 3)
     # Road speeds (km/h) per OSM highway class for `flask locator roads import`, over the
     # documented defaults (app/services/road_network.py), e.g. "residential=20,primary=45".
     ROAD_SPEEDS_KMH = os.environ.get("ROAD_SPEEDS_KMH", "")

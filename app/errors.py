@@ -70,3 +70,16 @@ class QuotaExceeded(LocatorError):
     """A client over its per-minute or per-day quota (its headers say when to retry)."""
 
     title = "Too Many Requests"
+
+
+class Conflict(LocatorError):
+    """The request cannot be met as the data stands now (a hold on stock that is gone,
+    confirming an expired hold); ``extra`` says what can be had instead."""
+
+    title = "Conflict"
+
+
+class IdempotencyKeyReused(LocatorError):
+    """An Idempotency-Key sent again with another request than the first."""
+
+    title = "Idempotency Key Reused"

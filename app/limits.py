@@ -109,3 +109,20 @@ ROAD_AREA_BUFFER_M = 50.0
 MAX_TRAVEL_TIME_CANDIDATES = 500
 # The partition assigns the network among at most this many locations.
 MAX_PARTITION_LOCATIONS = 50
+
+# -- planning (DESIGN §4.9) ----------------------------------------------------------
+# Candidate sites one what-if weighs (each a circle or a drive-time area).
+MAX_WHATIF_CANDIDATES = 50
+# Bytes per candidate allowed for in a what-if body: an id of 128 characters, the
+# position and the radius or drive time, with whitespace, fit several times over.
+WHATIF_BYTES_PER_CANDIDATE = 512
+# The heaviest uncovered demand points a summary lists (it says how many there are).
+MAX_UNCOVERED_POINTS = 1_000
+# The uncovered demand's hexagon grid: about this many columns span the target, so the
+# grid stays a few thousand cells at most whatever the target; never finer than this.
+DEMAND_HEX_CELLS_ACROSS = 40
+MIN_DEMAND_HEX_EDGE_M = 100
+# An existing location "loses exclusivity" to a candidate over at least this much area
+# that it alone served: GEOS rounds the points where it cuts, leaving slivers of
+# fractions of a square metre where two areas share an edge.
+MIN_EXCLUSIVE_AREA_M2 = 1.0

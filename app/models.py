@@ -6,7 +6,8 @@ the schema, type the columns, and serve the few single-row admin operations.
 
 from __future__ import annotations
 
-from datetime import datetime, time
+import uuid
+from datetime import date, datetime, time
 
 from geoalchemy2 import Geography, Geometry, WKBElement
 from sqlalchemy import (
@@ -14,15 +15,18 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
     Identity,
     Index,
     Integer,
+    SmallInteger,
     Text,
     Time,
     UniqueConstraint,
+    Uuid,
     func,
     text,
 )
@@ -77,6 +81,15 @@ class Location(Base):
         Index("locations_geog_gist", "geog", postgresql_using="gist"),
         Index("locations_capabilities_gin", "capabilities", postgresql_using="gin"),
         Index("locations_geom_gist", text("(geog::geometry)"), postgresql_using="gist"),
+        # Migration 0011: where the position came from (the file, or the gazetteer).
+        CheckConstraint(
+            "position_source IN ('file', 'gazetteer')", "locations_position_source_allowed"
+        ),
+        CheckConstraint(
+            "position_confidence >= 0 AND position_confidence <= 1",
+            "locations_position_confidence_range",
+        ),
+        CheckConstraint("jsonb_typeof(attributes) = 'object'", "locations_attributes_object"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
@@ -98,6 +111,10 @@ class Location(Base):
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The file's extra columns or properties, inert (migration 0011).
+    attributes: Mapped[dict | None] = mapped_column(JSONB)
+    position_source: Mapped[str] = mapped_column(Text, server_default=text("'file'"))
+    position_confidence: Mapped[float | None] = mapped_column(Float)
 
 
 class ServiceArea(Base):
@@ -145,6 +162,9 @@ class ServiceArea(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     drive_time_s: Mapped[int | None] = mapped_column(Integer)
     network_version: Mapped[int | None] = mapped_column(BigInteger)
+    # The features' extra properties (migration 0011): an object, or a list of them
+    # when several features of one (location, mode) were merged into this area.
+    attributes: Mapped[dict | list | None] = mapped_column(JSONB)
 
 
 class Region(Base):
@@ -160,6 +180,7 @@ class Region(Base):
         CheckConstraint("ST_IsValid(geom) AND NOT ST_IsEmpty(geom)", "regions_geom_valid"),
         UniqueConstraint("region_id", name="regions_region_id_key"),
         Index("regions_geom_gist", "geom", postgresql_using="gist"),
+        CheckConstraint("jsonb_typeof(attributes) = 'object'", "regions_attributes_object"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
@@ -170,6 +191,7 @@ class Region(Base):
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    attributes: Mapped[dict | None] = mapped_column(JSONB)  # migration 0011
 
 
 class Place(Base):
@@ -251,6 +273,26 @@ class DataVersion(Base):
     id: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default=text("true"))
     version: Mapped[int] = mapped_column(BigInteger, server_default=text("1"))
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class LocationTileCell(Base):
+    """Shown locations per cell of the low-zoom tile grid (migration 0014): for tile zoom
+    z, the tiles of zoom z + 6. Sums of positions (a 2^32 Web Mercator grid) and ids,
+    kept in step by triggers on locations; a cell of one location has its id as sum_id."""
+
+    __tablename__ = "location_tile_cells"
+    __table_args__ = (
+        CheckConstraint("zoom BETWEEN 6 AND 17", "location_tile_cells_zoom"),
+        CheckConstraint("count >= 0", "location_tile_cells_count"),
+    )
+
+    zoom: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    cx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cy: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    sum_x: Mapped[int] = mapped_column(BigInteger)
+    sum_y: Mapped[int] = mapped_column(BigInteger)
+    sum_id: Mapped[int] = mapped_column(BigInteger)
 
 
 class ApiToken(Base):
@@ -377,6 +419,87 @@ class FulfilmentSetting(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+HOLD_STATUSES = ("held", "ordered", "released", "expired", "collected", "cancelled")
+HOLD_MODES = ("pickup", "express", "delivery")
+
+
+class Hold(Base):
+    """A hold on stock and capacity, and once confirmed the order it became (0012)."""
+
+    __tablename__ = "holds"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="holds_idempotency_key_key"),
+        CheckConstraint(_in("status", HOLD_STATUSES), "holds_status_allowed"),
+        CheckConstraint(_in("mode", HOLD_MODES), "holds_mode_allowed"),
+        CheckConstraint(_in("source", ("stock", "transfer")), "holds_source_allowed"),
+        CheckConstraint("idempotency_key ~ '^[!-~]{1,255}$'", "holds_idempotency_key_format"),
+        CheckConstraint(
+            "status NOT IN ('ordered', 'collected') OR collect_by IS NOT NULL",
+            "holds_order_collect_by",
+        ),
+        Index("holds_expires_at", "expires_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(Text)
+    request_sha256: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default=text("'held'"))
+    location_id: Mapped[int] = mapped_column(BigInteger)
+    mode: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    supplied_from_id: Mapped[int | None] = mapped_column(BigInteger)
+    ready_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    arrive_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    collect_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class HoldLine(Base):
+    """Units of a SKU a hold keeps at a location."""
+
+    __tablename__ = "hold_lines"
+    __table_args__ = (
+        CheckConstraint("qty > 0", "hold_lines_qty_positive"),
+        Index("hold_lines_stock", "location_id", "sku"),
+    )
+
+    hold_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("holds.id", ondelete="CASCADE"), primary_key=True
+    )
+    location_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sku: Mapped[str] = mapped_column(Text, primary_key=True)
+    qty: Mapped[int] = mapped_column(Integer)
+
+
+class HoldCapacity(Base):
+    """The unit of a location's daily capacity (per mode, local day) a hold uses."""
+
+    __tablename__ = "hold_capacity"
+    __table_args__ = (
+        CheckConstraint(_in("mode", FULFILMENT_MODES), "hold_capacity_mode_allowed"),
+        Index("hold_capacity_day", "location_id", "mode", "day"),
+    )
+
+    hold_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("holds.id", ondelete="CASCADE"), primary_key=True
+    )
+    location_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    mode: Mapped[str] = mapped_column(Text, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+
+
+class HoldLock(Base):
+    """A row holds lock (FOR UPDATE) to serialise on one location's SKU or capacity day."""
+
+    __tablename__ = "hold_locks"
+
+    location_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    resource: Mapped[str] = mapped_column(Text, primary_key=True)
+
+
 class RoadNetwork(Base):
     """One imported car network; exactly one is current (migration 0008)."""
 
@@ -444,3 +567,44 @@ class RoadEdge(Base):
     geom: Mapped[WKBElement] = mapped_column(
         Geometry("LINESTRING", srid=4326, spatial_index=False), nullable=False
     )
+
+
+DEMAND_SET_NAME_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+
+
+class DemandSet(Base):
+    """A named set of weighted demand points (orders, population) for planning (0013)."""
+
+    __tablename__ = "demand_sets"
+    __table_args__ = (
+        UniqueConstraint("name", name="demand_sets_name_key"),
+        CheckConstraint(f"name ~ '{DEMAND_SET_NAME_PATTERN}'", "demand_sets_name_format"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    imported_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class DemandPoint(Base):
+    """One weighted demand point of a set; weights are finite and positive."""
+
+    __tablename__ = "demand_points"
+    __table_args__ = (
+        CheckConstraint("weight > 0 AND weight < 'Infinity'", "demand_points_weight_positive"),
+        CheckConstraint("length(label) <= 200", "demand_points_label_length"),
+        Index("demand_points_geom_gist", "geom", postgresql_using="gist"),
+        Index("demand_points_set", "set_id"),
+    )
+
+    set_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("demand_sets.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=False
+    )
+    weight: Mapped[float] = mapped_column(Float)
+    label: Mapped[str | None] = mapped_column(Text)

@@ -349,7 +349,10 @@ def pick_capabilities(rng: random.Random, kind: str) -> list[str]:
         if "cold_chain" in caps and rng.random() < 0.5:
             caps.add("frozen")
     else:  # warehouse
-        caps = {"bulky", "delivery"} | ({"pickup"} if rng.random() < 0.4 else set())
+        # Every warehouse keeps chilled and frozen goods, so that any pickup point with
+        # the same capability can be restocked with them (DESIGN §4.5, transfers).
+        caps = {"bulky", "delivery", "cold_chain", "frozen"}
+        caps |= {"pickup"} if rng.random() < 0.4 else set()
     return [c for c in CAPABILITIES if c in caps]
 
 

@@ -4,7 +4,8 @@ Reads the demo locations (``make_demo.py``'s output) and draws stock from a fixe
 RNG, so two runs give byte-identical files. Stores keep most products; chilled and
 frozen lines only where the location has ``cold_chain`` / ``frozen``; convenience
 stores a few ambient lines; lockers nothing (they are supplied from a warehouse);
-warehouses everything ambient, in bulk, shipped by timetabled supply runs.
+warehouses everything they can keep cold or frozen (all of them can), in bulk, shipped
+by timetabled supply runs.
 
 Usage: ``.venv/bin/python geodata/make_demo_fulfilment.py``
 """
@@ -73,8 +74,8 @@ def main() -> None:
             if kind == "locker":
                 continue
             if kind == "warehouse":
-                if sku in AMBIENT:
-                    stock.append((location["external_id"], sku, rng.randint(500, 5000)))
+                # Everything it can keep (the temperature check above), in bulk.
+                stock.append((location["external_id"], sku, rng.randint(500, 5000)))
                 continue
             chance = 0.9 if kind == "store" else 0.5
             if kind == "convenience_store" and sku not in AMBIENT and rng.random() < 0.5:

@@ -78,14 +78,16 @@ def init_app(app: Flask) -> None:
     api = LocatorApi(app)
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
-    from app.api import admin, fulfilment, ogc, roads, routes, tiles
+    from app.api import admin, fulfilment, holds, ogc, planning, roads, routes, tiles
 
     api.register_blueprint(routes.bp)
     api.register_blueprint(admin.bp)
     api.register_blueprint(fulfilment.bp)
+    api.register_blueprint(holds.bp)
     api.register_blueprint(tiles.bp)
     api.register_blueprint(ogc.bp)
     api.register_blueprint(roads.bp)
+    api.register_blueprint(planning.bp)
 
     @app.get("/api/docs/assets/<path:filename>")
     def swagger_ui_assets(filename):

@@ -19,6 +19,7 @@ from app.api.serialize import location_json
 from app.errors import InvalidInput, NotFound, TooLarge
 from app.extensions import db
 from app.importing import (
+    DATASETS,
     ImportFileError,
     ImportOptions,
     ImportReport,
@@ -41,6 +42,14 @@ class ImportQuery(StrictSchema):
     skip_invalid = Flag(load_default=False)
     dry_run = Flag(load_default=False)
     make_valid = Flag(load_default=False)
+    dataset = fields.String(
+        validate=validate.OneOf(DATASETS),
+        metadata={"description": "The kind of file, when its header cannot tell."},
+    )
+    demand_set = fields.String(
+        validate=validate.Regexp(r"^[A-Za-z0-9._:-]{1,64}$"),
+        metadata={"description": "Demand: the named set the file replaces."},
+    )
 
 
 class MakeValidQuery(StrictSchema):
@@ -53,6 +62,8 @@ def _options(args: dict) -> ImportOptions:
         dry_run=args.get("dry_run", False),
         make_valid=args.get("make_valid", False),
         max_polygon_vertices=current_app.config["MAX_POLYGON_VERTICES"],
+        dataset=args.get("dataset"),
+        demand_set=args.get("demand_set"),
     )
 
 

@@ -19,6 +19,7 @@ ERROR_DESCRIPTIONS = {
     404: "Not found.",
     413: "Too large: the body, or a list in it, is over its cap.",
     415: "The body is not application/json.",
+    409: "In conflict with the data as it stands now (see detail).",
     422: "Understood but not processable (see detail).",
     503: "Overloaded or database down; retry after Retry-After.",
 }

@@ -15,12 +15,10 @@ from app.api.inputs import (
     BodySchema,
     Instant,
     Integer,
-    Latitude,
-    Longitude,
     Number,
     StrictSchema,
 )
-from app.api.schemas import OriginQuery, OriginSchema, PickupPointSchema
+from app.api.schemas import OriginBody, OriginSchema, PickupPointSchema
 from app.api.serialize import location_json
 from app.errors import InvalidInput
 from app.extensions import db
@@ -84,15 +82,13 @@ def _each_sku_once(lines: list[dict]) -> None:
         raise ValidationError(errors, "cart")
 
 
-class OptionsBody(BodySchema, OriginQuery):
-    """The origin as in OriginQuery (lat/lon or q), here as JSON numbers."""
+class OptionsBody(BodySchema, OriginBody):
+    """The cart, the origin (lat/lon or q, as every endpoint takes it) and the moment."""
 
     # Past the cap of 50 lines a cart is a 400 naming the line count; far past it (a
     # body of thousands), refused before any line is validated.
     LIST_CAPS = {"cart": 40 * CART_MAX_LINES, "modes": 3 * len(fulfilment.MODES)}
 
-    lat = Latitude(json=True, metadata={"description": "Origin latitude (or give q)."})
-    lon = Longitude(json=True, metadata={"description": "Origin longitude (or give q)."})
     cart = fields.List(
         fields.Nested(CartLineSchema),
         required=True,
@@ -143,7 +139,14 @@ class OptionSchema(Schema):
     ready_at = fields.String(metadata={"description": "ISO 8601, the location's timezone."})
     arrive_by = fields.String(allow_none=True, metadata={"description": "Express only."})
     distance_m = fields.Float()
-    duration_s = fields.Float(allow_none=True, metadata={"description": "Express travel."})
+    duration_s = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "Seconds of travel: express, the trip to the origin; a transfer, "
+            "the supply run (by road when a network covers both ends, else the "
+            "geodesic estimate or lead_minutes); else null."
+        },
+    )
     hours_unknown = fields.Boolean()
 
 
@@ -166,9 +169,20 @@ class ExclusionSchema(Schema):
     reasons = fields.List(fields.Nested(ReasonSchema))
 
 
+class CartProductSchema(Schema):
+    sku = fields.String()
+    qty = fields.Integer()
+    name = fields.String(metadata={"description": "The product's name, to show the line."})
+    temperature = fields.String(validate=validate.OneOf(["ambient", "chilled", "frozen"]))
+
+
 class OptionsSchema(Schema):
     origin = fields.Nested(OriginSchema)
     at = fields.String()
+    cart = fields.List(
+        fields.Nested(CartProductSchema),
+        metadata={"description": "The cart's lines in the order given, with their products."},
+    )
     options = fields.List(fields.Nested(OptionSchema))
     options_total = fields.Integer()
     excluded = fields.List(fields.Nested(ExclusionSchema))
@@ -259,6 +273,10 @@ class FulfilmentOptions(MethodView):
             {
                 "origin": origin.as_dict(),
                 "at": at.isoformat(),
+                "cart": [
+                    {"sku": line.sku, "qty": line.qty, **result.products[line.sku]}
+                    for line in request.cart
+                ],
                 "options": [_option_json(option, at) for option in result.options],
                 "options_total": result.options_total,
                 "excluded": [_exclusion_json(exclusion) for exclusion in result.excluded],

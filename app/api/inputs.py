@@ -195,17 +195,35 @@ class BBox(fields.String):
         parts = value.split(",")
         if len(parts) != 4:
             raise ValidationError("must be minLon,minLat,maxLon,maxLat")
-        try:
-            min_lon, max_lon = parse_longitude(parts[0]), parse_longitude(parts[2])
-            min_lat, max_lat = parse_latitude(parts[1]), parse_latitude(parts[3])
-        except InvalidValue as error:
-            raise ValidationError(str(error)) from error
-        if min_lat >= max_lat:
-            raise ValidationError("minLat must be less than maxLat")
-        if min_lon == max_lon or (min_lon, max_lon) == (180, -180):
-            # 180 to -180 "across the antimeridian" is one meridian: no width either.
-            raise ValidationError("minLon and maxLon must differ (the box has no width)")
-        return (min_lon, min_lat, max_lon, max_lat)
+        return checked_bbox(parts)
+
+
+class JsonBBox(fields.List):
+    """In a JSON body: [minLon, minLat, maxLon, maxLat], JSON numbers, checked as BBox."""
+
+    def __init__(self, **kwargs):
+        super().__init__(Number(json=True), validate=validate.Length(equal=4), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, list) or len(value) != 4:
+            raise ValidationError("must be [minLon, minLat, maxLon, maxLat]")
+        return checked_bbox(super()._deserialize(value, attr, data, **kwargs))
+
+
+def checked_bbox(parts) -> tuple[float, float, float, float]:
+    """minLon, minLat, maxLon, maxLat (numbers or their text) as a box with width and
+    height; minLon > maxLon means it crosses the antimeridian."""
+    try:
+        min_lon, max_lon = parse_longitude(parts[0]), parse_longitude(parts[2])
+        min_lat, max_lat = parse_latitude(parts[1]), parse_latitude(parts[3])
+    except InvalidValue as error:
+        raise ValidationError(str(error)) from error
+    if min_lat >= max_lat:
+        raise ValidationError("minLat must be less than maxLat")
+    if min_lon == max_lon or (min_lon, max_lon) == (180, -180):
+        # 180 to -180 "across the antimeridian" is one meridian: no width either.
+        raise ValidationError("minLon and maxLon must differ (the box has no width)")
+    return (min_lon, min_lat, max_lon, max_lat)
 
 
 def choices(values: tuple[str, ...], description: str):

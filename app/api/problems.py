@@ -29,6 +29,8 @@ STATUS_OF = (
     (errors.OriginNotFound, 404),
     (errors.NotFound, 404),
     (errors.AmbiguousOrigin, 422),
+    (errors.IdempotencyKeyReused, 422),
+    (errors.Conflict, 409),
     (errors.TooLarge, 413),
     (errors.UnsupportedMediaType, 415),
     (errors.Unauthorized, 401),

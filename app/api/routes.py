@@ -14,7 +14,7 @@ from app.extensions import db
 from app.geo import metres_to_degrees
 from app.geocoding import external_geocoder_from_config, geocode
 from app.models import KINDS, SERVICE_AREA_MODES, STATUSES
-from app.services import coverage, locations, roads
+from app.services import coverage, locations, planning, roads
 from app.services.origins import resolve_origin
 from app.services.pickup import PickupSearch, find_pickup_points
 
@@ -238,15 +238,25 @@ class CoverageSummary(MethodView):
     def get(self, args):
         """Per mode: the covered share of a region or bbox, its gaps, and its overlaps.
 
-        Areas are geodesic (WGS84 ellipsoid), in square metres.
+        Areas are geodesic (WGS84 ellipsoid), in square metres. With `demand` (a demand
+        set), each mode also says how much of its weight is covered, and where the
+        uncovered demand lies (see /planning/demand).
         """
-        modes = coverage.summary(
-            db.connection(),
-            region_id=args.get("region"),
-            bbox=args.get("bbox"),
-            modes=_modes(args),
-            simplify_deg=metres_to_degrees(args["simplify"]),
-        )
+        target = {
+            "region_id": args.get("region"),
+            "bbox": args.get("bbox"),
+            "modes": _modes(args),
+            "simplify_deg": metres_to_degrees(args["simplify"]),
+        }
+        if "demand" in args:
+            modes = planning.summary_with_demand(
+                db.connection(),
+                **target,
+                demand=args["demand"],
+                timeout_ms=current_app.config["PLANNING_STATEMENT_TIMEOUT_MS"],
+            )
+        else:
+            modes = coverage.summary(db.connection(), **target)
         return json_response(
             {"region": args.get("region"), "bbox": args.get("bbox"), "modes": modes}
         )

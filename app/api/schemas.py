@@ -39,7 +39,7 @@ from app.limits import (
     MAX_SERVICE_AREAS,
     MAX_SIMPLIFY_M,
 )
-from app.models import CAPABILITIES, KINDS, SERVICE_AREA_MODES, STATUSES
+from app.models import CAPABILITIES, DEMAND_SET_NAME_PATTERN, KINDS, SERVICE_AREA_MODES, STATUSES
 
 
 def _kinds():
@@ -87,9 +87,22 @@ def _simplify():
     )
 
 
+def _origin_latitude(json: bool = False):
+    return Latitude(
+        json=json, metadata={"description": "Latitude of the origin, WGS84 degrees (-90..90)."}
+    )
+
+
+def _origin_longitude(json: bool = False):
+    return Longitude(
+        json=json,
+        metadata={"description": "Longitude of the origin, WGS84 degrees (-180..180)."},
+    )
+
+
 class OriginQuery(StrictSchema):
-    lat = Latitude(metadata={"description": "Latitude of the origin, WGS84 degrees (-90..90)."})
-    lon = Longitude(metadata={"description": "Longitude of the origin, WGS84 degrees (-180..180)."})
+    lat = _origin_latitude()
+    lon = _origin_longitude()
     q = Text(
         max_length=MAX_QUERY_TEXT,
         blank=False,
@@ -105,6 +118,13 @@ class OriginQuery(StrictSchema):
             raise ValidationError("give an origin: lat and lon, or q", "lat")
         if has_point and not ("lat" in data and "lon" in data):
             raise ValidationError("lat and lon go together", "lon" if "lat" in data else "lat")
+
+
+class OriginBody(OriginQuery):
+    """The same origin in a JSON body: lat and lon as JSON numbers (or q)."""
+
+    lat = _origin_latitude(json=True)
+    lon = _origin_longitude(json=True)
 
 
 class PickupPointsQuery(OriginQuery):
@@ -227,6 +247,15 @@ class CoverageSummaryQuery(StrictSchema):
     bbox = _bbox("The box to summarise (or give region).")
     mode = _modes()
     simplify = _simplify()
+    demand = fields.String(
+        validate=validate.Regexp(
+            DEMAND_SET_NAME_PATTERN, error="must be 1-64 of A-Z a-z 0-9 . _ : -"
+        ),
+        metadata={
+            "description": "A demand set's name: each mode then also says how much of its"
+            " weight is covered (planning; runs under PLANNING_STATEMENT_TIMEOUT_MS)."
+        },
+    )
 
     @validates_schema
     def one_target(self, data, **kwargs):
@@ -375,6 +404,36 @@ class CoverageBatchSchema(Schema):
     results = fields.List(fields.Nested(BatchResultSchema))
 
 
+class DriveTimeDemandSchema(Schema):
+    areas = fields.Integer(metadata={"description": "Drive-time areas meeting the target."})
+    covered_weight = fields.Float(metadata={"description": "Reached within an area's time."})
+    covered_share = fields.Float()
+
+
+class UncoveredDemandSchema(Schema):
+    points = fields.Integer()
+    weight = fields.Float()
+    heaviest = fields.Dict(
+        metadata={"description": "GeoJSON FeatureCollection of the heaviest uncovered points"
+                  " (weight, label), with numberMatched and numberReturned."}
+    )  # fmt: skip
+    hexagons = fields.Dict(
+        metadata={"description": "GeoJSON FeatureCollection: uncovered weight and points"
+                  " per hexagon."}
+    )  # fmt: skip
+    hex_edge_m = fields.Float(metadata={"description": "The hexagons' edge, north-south."})
+
+
+class DemandCoverageSchema(Schema):
+    set = fields.String()
+    points = fields.Integer(metadata={"description": "Demand points inside the target."})
+    weight = fields.Float()
+    covered_weight = fields.Float()
+    covered_share = fields.Float(metadata={"description": "covered_weight / weight, 0..1"})
+    drive_time = fields.Nested(DriveTimeDemandSchema)
+    uncovered = fields.Nested(UncoveredDemandSchema)
+
+
 class ModeCoverageSchema(Schema):
     area_m2 = fields.Float(metadata={"description": "Geodesic (WGS84) area of the target."})
     covered_m2 = fields.Float()
@@ -383,6 +442,7 @@ class ModeCoverageSchema(Schema):
     locations = fields.Integer()
     uncovered = fields.Dict(metadata={"description": "GeoJSON geometry of the gaps."})
     overlaps = fields.Dict(metadata={"description": "GeoJSON geometry of the overlaps."})
+    demand = fields.Nested(DemandCoverageSchema, metadata={"description": "With demand=."})
 
 
 class CoverageSummarySchema(Schema):

@@ -295,6 +295,19 @@ FROM (SELECT ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_GeomFromWKB(:bbox, 43
              AS geom) AS s"""
 
 
+def target_sql(region_id: str | None) -> str:
+    """The summary's target, a region (its bounded copy when it has one) or a box, as a
+    SELECT of ``geom``, ``box`` and ``tolerance_deg`` taking ``:region_id`` or ``:bbox``:
+    planning's statements (app/queries/planning.py) measure the very same shape."""
+    return _REGION_TARGET if region_id is not None else _BBOX_TARGET
+
+
+def area_m2_sql(geom: str) -> str:
+    """SQL for the geodesic area in m² of the geometry expression ``geom`` (see _AREA_M2;
+    the statement takes ``:densify``, DENSIFY_DEG)."""
+    return _AREA_M2.format(geom=geom)
+
+
 def coverage_of(
     connection: Connection,
     *,

@@ -9,13 +9,14 @@ app/database.py): a replica's lag must never offer stock that was just held.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Connection, text
 
 from app.models import KINDS
 from app.queries import as_dicts
 from app.queries.coverage import served_by
+from app.queries.holds import LIVE_CAPACITY, LIVE_UNITS
 from app.queries.locations import LOCATION_COLUMNS
 from app.queries.nearest import NearestFilter, nearest_locations
 
@@ -24,12 +25,21 @@ from app.queries.nearest import NearestFilter, nearest_locations
 MAX_COVERING_AREAS = 5_000
 
 
+def products(connection: Connection, skus: Sequence[str]) -> dict[str, dict]:
+    """sku -> {"name", "temperature"} of each known product among ``skus``."""
+    result = connection.execute(
+        text("SELECT sku, name, temperature FROM products WHERE sku = ANY(:skus)"),
+        {"skus": list(skus)},
+    )
+    return {
+        row["sku"]: {"name": row["name"], "temperature": row["temperature"]}
+        for row in result.mappings()
+    }
+
+
 def product_temperatures(connection: Connection, skus: Sequence[str]) -> dict[str, str]:
     """sku -> temperature of each known product among ``skus``."""
-    result = connection.execute(
-        text("SELECT sku, temperature FROM products WHERE sku = ANY(:skus)"), {"skus": list(skus)}
-    )
-    return dict(result.all())
+    return {sku: product["temperature"] for sku, product in products(connection, skus).items()}
 
 
 def candidates(
@@ -48,11 +58,16 @@ def candidates(
         connection, lon, lat, limit, NearestFilter(radius_m, KINDS, (capability,))
     )
     if area_mode is not None and rows:
-        [answer] = served_by(connection, [(lon, lat)], [area_mode], MAX_COVERING_AREAS)
-        covering = {area["location_id"] for area in answer["served_by"]}
+        covering = covering_location_ids(connection, lon, lat, area_mode)
         for row in rows:
             row["covers"] = row["id"] in covering
     return rows
+
+
+def covering_location_ids(connection: Connection, lon: float, lat: float, mode: str) -> set[int]:
+    """The locations whose area of ``mode`` covers (lon, lat)."""
+    [answer] = served_by(connection, [(lon, lat)], [mode], MAX_COVERING_AREAS)
+    return {area["location_id"] for area in answer["served_by"]}
 
 
 _SUPPLIERS = text(
@@ -75,26 +90,33 @@ def suppliers(connection: Connection, point_ids: Sequence[int]) -> list[dict]:
     return as_dicts(connection.execute(_SUPPLIERS, {"ids": list(point_ids)}))
 
 
-# What can be promised of a SKU at a location. Holds (issue 13) subtract here, in this
-# one statement: on hand minus what live holds and uncollected orders keep, never
-# below 0 (a feed may lower on_hand under what is held).
+# What can be promised of a SKU at a location, in this one statement: on hand minus
+# what live holds and uncollected orders keep at ``now`` (app/queries/holds.py), never
+# below 0 (a feed may lower on_hand under what is held; the holds stand).
 _AVAILABLE = text(
-    """
-SELECT s.location_id, s.sku, GREATEST(s.on_hand, 0) AS available
+    f"""
+SELECT s.location_id, s.sku, GREATEST(s.on_hand - COALESCE(kept.units, 0), 0) AS available
 FROM stock AS s
+LEFT JOIN LATERAL (
+    SELECT sum(hl.qty) AS units
+    FROM hold_lines AS hl JOIN holds AS h ON h.id = hl.hold_id
+    WHERE hl.location_id = s.location_id AND hl.sku = s.sku AND {LIVE_UNITS}
+) AS kept ON true
 WHERE s.location_id = ANY(:ids) AND s.sku = ANY(:skus)
 """
 )
 
 
 def available_stock(
-    connection: Connection, location_ids: Sequence[int], skus: Sequence[str]
+    connection: Connection, location_ids: Sequence[int], skus: Sequence[str], now: datetime
 ) -> dict[tuple[int, str], int]:
-    """(location id, sku) -> available units, for every pair in one set-based query;
-    a pair without a stock line is absent (0 available)."""
+    """(location id, sku) -> units available at ``now``, for every pair in one set-based
+    query; a pair without a stock line is absent (0 available)."""
     if not location_ids or not skus:
         return {}
-    result = connection.execute(_AVAILABLE, {"ids": list(location_ids), "skus": list(skus)})
+    result = connection.execute(
+        _AVAILABLE, {"ids": list(location_ids), "skus": list(skus), "now": now}
+    )
     return {(location_id, sku): available for location_id, sku, available in result}
 
 
@@ -115,15 +137,28 @@ def fulfilment_settings(
 
 
 def used_capacity(
-    connection: Connection, location_ids: Iterable[int], first_day: date, last_day: date
+    connection: Connection,
+    location_ids: Iterable[int],
+    first_day: date,
+    last_day: date,
+    now: datetime,
 ) -> dict[tuple[int, str, date], int]:
-    """(location id, mode, local day) -> orders already counted on that day.
-
-    Nothing counts against capacity until holds and orders exist (issue 13): they will
-    be counted here, grouped by the local day of their ready_at (or, for a transfer,
-    the warehouse's departure day), and every caller already reads this.
-    """
-    return {}
+    """(location id, mode, local day) -> the live holds and the orders counted on that
+    day at ``now``: the local day of their ready_at, and for a transfer also the
+    warehouse's departure day (``supply``)."""
+    ids = list(location_ids)
+    if not ids:
+        return {}
+    result = connection.execute(
+        text(
+            "SELECT c.location_id, c.mode, c.day, count(*)"
+            " FROM hold_capacity AS c JOIN holds AS h ON h.id = c.hold_id"
+            " WHERE c.location_id = ANY(:ids) AND c.day BETWEEN :first AND :last"
+            f" AND {LIVE_CAPACITY} GROUP BY c.location_id, c.mode, c.day"
+        ),
+        {"ids": ids, "first": first_day, "last": last_day, "now": now},
+    )
+    return {(location_id, mode, day): used for location_id, mode, day, used in result}
 
 
 # -- writes: one location's stock lines (the admin API) -------------------------------

@@ -64,6 +64,10 @@ LOCATIONS = StagingTable(
         ("timezone", "text"),
         ("lon", "double precision"),
         ("lat", "double precision"),
+        # Migration 0011: a file's extra columns, and where the position came from.
+        ("attributes", "jsonb"),
+        ("position_source", "text"),
+        ("position_confidence", "double precision"),
     ),
     update_sql="""
 UPDATE locations AS l SET
@@ -72,23 +76,29 @@ UPDATE locations AS l SET
     opening_hours = s.opening_hours, capabilities = s.capabilities, status = s.status,
     timezone = s.timezone,
     geog = ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography,
+    attributes = s.attributes, position_source = s.position_source,
+    position_confidence = s.position_confidence,
     updated_at = now()
 FROM staging_locations AS s
 WHERE l.external_id = s.external_id
   AND (l.name, l.kind, l.brand, l.address_line1, l.city, l.region, l.postcode, l.country,
        l.opening_hours, l.capabilities, l.status, l.timezone,
-       ST_X(l.geog::geometry), ST_Y(l.geog::geometry))
+       ST_X(l.geog::geometry), ST_Y(l.geog::geometry),
+       l.attributes, l.position_source, l.position_confidence)
       IS DISTINCT FROM
       (s.name, s.kind, s.brand, s.address_line1, s.city, s.region, s.postcode, s.country,
-       s.opening_hours, s.capabilities, s.status, s.timezone, s.lon, s.lat)
+       s.opening_hours, s.capabilities, s.status, s.timezone, s.lon, s.lat,
+       s.attributes, s.position_source, s.position_confidence)
 """,
     insert_sql="""
 INSERT INTO locations (
     external_id, name, kind, brand, address_line1, city, region, postcode, country,
-    opening_hours, capabilities, status, timezone, geog)
+    opening_hours, capabilities, status, timezone, geog,
+    attributes, position_source, position_confidence)
 SELECT s.external_id, s.name, s.kind, s.brand, s.address_line1, s.city, s.region,
        s.postcode, s.country, s.opening_hours, s.capabilities, s.status, s.timezone,
-       ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography
+       ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography,
+       s.attributes, s.position_source, s.position_confidence
 FROM staging_locations AS s
 WHERE NOT EXISTS (SELECT 1 FROM locations AS l WHERE l.external_id = s.external_id)
 """,
@@ -108,28 +118,31 @@ SERVICE_AREAS = StagingTable(
         # Drive-time areas (migration 0008): their seconds and road network version.
         ("drive_time_s", "integer"),
         ("network_version", "bigint"),
+        ("attributes", "jsonb"),  # migration 0011: the features' extra properties
     ),
     update_sql="""
 UPDATE service_areas AS a SET
     geom = ST_GeomFromWKB(s.geom_wkb, 4326), source = s.source, radius_m = s.radius_m,
     center = ST_SetSRID(ST_MakePoint(s.center_lon, s.center_lat), 4326)::geography,
     drive_time_s = s.drive_time_s, network_version = s.network_version,
-    updated_at = now()
+    attributes = s.attributes, updated_at = now()
 FROM staging_service_areas AS s
 JOIN locations AS l ON l.external_id = s.location_external_id
 WHERE a.location_id = l.id AND a.mode = s.mode
   AND (ST_AsBinary(a.geom), a.source, a.radius_m,
-       ST_X(a.center::geometry), ST_Y(a.center::geometry), a.drive_time_s, a.network_version)
+       ST_X(a.center::geometry), ST_Y(a.center::geometry), a.drive_time_s, a.network_version,
+       a.attributes)
       IS DISTINCT FROM
       (s.geom_wkb, s.source, s.radius_m, s.center_lon, s.center_lat, s.drive_time_s,
-       s.network_version)
+       s.network_version, s.attributes)
 """,
     insert_sql="""
 INSERT INTO service_areas (
-    location_id, mode, geom, source, radius_m, center, drive_time_s, network_version)
+    location_id, mode, geom, source, radius_m, center, drive_time_s, network_version,
+    attributes)
 SELECT l.id, s.mode, ST_GeomFromWKB(s.geom_wkb, 4326), s.source, s.radius_m,
        ST_SetSRID(ST_MakePoint(s.center_lon, s.center_lat), 4326)::geography,
-       s.drive_time_s, s.network_version
+       s.drive_time_s, s.network_version, s.attributes
 FROM staging_service_areas AS s
 JOIN locations AS l ON l.external_id = s.location_external_id
 WHERE NOT EXISTS (
@@ -142,17 +155,24 @@ WHERE NOT EXISTS (
 REGIONS = StagingTable(
     name="staging_regions",
     target="regions",
-    columns=(("region_id", "text"), ("name", "text"), ("geom_wkb", "bytea")),
+    columns=(
+        ("region_id", "text"),
+        ("name", "text"),
+        ("geom_wkb", "bytea"),
+        ("attributes", "jsonb"),
+    ),
     update_sql="""
 UPDATE regions AS r SET
-    name = s.name, geom = ST_GeomFromWKB(s.geom_wkb, 4326), updated_at = now()
+    name = s.name, geom = ST_GeomFromWKB(s.geom_wkb, 4326), attributes = s.attributes,
+    updated_at = now()
 FROM staging_regions AS s
 WHERE r.region_id = s.region_id
-  AND (r.name, ST_AsBinary(r.geom)) IS DISTINCT FROM (s.name, s.geom_wkb)
+  AND (r.name, ST_AsBinary(r.geom), r.attributes)
+      IS DISTINCT FROM (s.name, s.geom_wkb, s.attributes)
 """,
     insert_sql="""
-INSERT INTO regions (region_id, name, geom)
-SELECT s.region_id, s.name, ST_GeomFromWKB(s.geom_wkb, 4326)
+INSERT INTO regions (region_id, name, geom, attributes)
+SELECT s.region_id, s.name, ST_GeomFromWKB(s.geom_wkb, 4326), s.attributes
 FROM staging_regions AS s
 WHERE NOT EXISTS (SELECT 1 FROM regions AS r WHERE r.region_id = s.region_id)
 """,
@@ -246,6 +266,84 @@ WHERE NOT EXISTS (
     WHERE f.location_id = s.location_id AND f.mode = s.mode)
 """,
 )
+
+
+# A demand file replaces its named set whole (DESIGN §4.9): the set's old points go and
+# the staged ones come in, in the import's transaction, so readers see one or the other.
+DEMAND = StagingTable(
+    name="staging_demand",
+    target="demand_points",
+    columns=(
+        ("lon", "double precision"),
+        ("lat", "double precision"),
+        ("weight", "double precision"),
+        ("label", "text"),
+    ),
+    update_sql="DELETE FROM demand_points WHERE set_id = :set_id",
+    insert_sql="""
+INSERT INTO demand_points (set_id, geom, weight, label)
+SELECT :set_id, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), s.weight, s.label
+FROM staging_demand AS s
+""",
+    also_written=("demand_sets",),
+)
+
+
+_SAME_DEMAND = """
+SELECT (SELECT count(*) FROM demand_points WHERE set_id = :set_id)
+       = (SELECT count(*) FROM staging_demand)
+   AND NOT EXISTS (
+       SELECT ST_X(geom), ST_Y(geom), weight, label FROM demand_points WHERE set_id = :set_id
+       EXCEPT ALL
+       SELECT lon, lat, weight, label FROM staging_demand)
+"""
+
+
+def replace_demand_set(connection: Connection, name: str) -> tuple[int, int]:
+    """Make the staged points the whole of demand set ``name`` (created if new); return
+    (points inserted, previous points removed). A file equal to the set (the same points,
+    in any order) changes nothing, so re-importing it reports every point unchanged."""
+    existing = connection.execute(
+        text("SELECT id FROM demand_sets WHERE name = :name FOR UPDATE"), {"name": name}
+    ).scalar_one_or_none()
+    if (
+        existing is not None
+        and connection.execute(text(_SAME_DEMAND), {"set_id": existing}).scalar_one()
+    ):
+        connection.execute(text(f"DROP TABLE {DEMAND.name}"))
+        return 0, 0
+    set_id = connection.execute(
+        text(
+            "INSERT INTO demand_sets (name) VALUES (:name) ON CONFLICT (name)"
+            " DO UPDATE SET imported_at = now() RETURNING id"
+        ),
+        {"name": name},
+    ).scalar_one()
+    removed = connection.execute(text(DEMAND.update_sql), {"set_id": set_id}).rowcount
+    inserted = connection.execute(text(DEMAND.insert_sql), {"set_id": set_id}).rowcount
+    connection.execute(text(f"DROP TABLE {DEMAND.name}"))
+    return inserted, removed
+
+
+def gazetteer_postcodes(connection: Connection) -> dict[str, tuple[float, float]]:
+    """US ZIP -> (lon, lat) of its centroid, from the gazetteer."""
+    result = connection.execute(
+        text(
+            "SELECT name, ST_X(geog::geometry), ST_Y(geog::geometry) FROM places"
+            " WHERE kind = 'postcode' AND country = 'US'"
+        )
+    )
+    return {name: (lon, lat) for name, lon, lat in result}
+
+
+def gazetteer_cities(connection: Connection) -> list[tuple]:
+    """(search_name, label, admin, country, lon, lat) of every city in the gazetteer."""
+    return connection.execute(
+        text(
+            "SELECT search_name, label, admin, country, ST_X(geog::geometry),"
+            " ST_Y(geog::geometry) FROM places WHERE kind = 'place'"
+        )
+    ).all()
 
 
 def location_ids(connection: Connection) -> dict[str, int]:

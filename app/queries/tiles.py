@@ -10,7 +10,9 @@ What a tile costs is bounded by zoom:
 - locations: below POINT_MIN_ZOOM, the points of a tile are clustered on a grid of
   CLUSTER_CELLS x CLUSTER_CELLS cells (a count per cell, placed at the mean of its
   points), so a national view sends at most CLUSTER_CELLS² features whatever the network;
-  a cell of one location carries that location's attributes, so it stays clickable;
+  a cell of one location carries that location's attributes, so it stays clickable. The
+  cells are precomputed (migration 0014, kept in step by triggers in the writing
+  transaction): such a tile reads at most CLUSTER_CELLS² rows, not the points under it;
 - service areas: simplified to about a pixel of the tile (the bounded copies of
   migration 0006 stand in for huge shapes when they are at least that precise), cut to
   the tile first, and left out when smaller than MIN_AREA_PIXELS pixels.
@@ -27,7 +29,10 @@ POLYGON_BUFFER = 64
 # Below this zoom, locations are clustered; from it on every location is its own feature
 # (a z12 tile is about 10 km across: even a dense city sends a few thousand points).
 POINT_MIN_ZOOM = 12
-CLUSTER_CELLS = 64
+# The cells of a clustered tile z are the tiles of zoom z + CELL_ZOOM_OFFSET (migration
+# 0014 keeps them for tile zooms 0 to POINT_MIN_ZOOM - 1).
+CELL_ZOOM_OFFSET = 6
+CLUSTER_CELLS = 2**CELL_ZOOM_OFFSET
 # An area narrower and lower than this many tile pixels (of 256) is invisible: not sent.
 MIN_AREA_PIXELS = 1
 # Web Mercator ends at about 85.0511 degrees; geometry is cut a little beyond it before it
@@ -64,44 +69,25 @@ SELECT {_VERSION}, coalesce(ST_AsMVT(f, 'locations', {EXTENT}, 'geom', 'id'), ''
 ) AS f
 """
 
-# The cell of a point: its column is linear in lon (Mercator x is); its row uses the
-# Mercator y of lat, ln(tan(pi/4 + lat/2)), written out rather than ST_Transform per point
-# (a national tile reads hundreds of thousands of points).
-_MERCATOR_Y = "ln(tan(pi() / 4 + radians({lat}) / 2))"
+# Clusters come from the cells that migration 0014 keeps in step with every write: for
+# tile z/x/y, the CLUSTER_CELLS x CLUSTER_CELLS cells of zoom z + CELL_ZOOM_OFFSET under
+# it, one primary-key range (at most 4,096 rows, whatever the network). A cell holds the
+# sums of its locations' positions on a 2^GRID_BITS Web Mercator grid, so its mean
+# position in the tile's own coordinates is plain arithmetic, and the sum of their ids,
+# which for a cell of one location is that location's id.
+GRID_BITS = 32
+# A cluster's feature id: its cell's zoom, column and row under bit 45, so it is never a
+# location's id (those stay far below 2^45) and stays exact in JavaScript (< 2^53).
+_CLUSTER_ID = "((1::bigint << 45) | (c.zoom::bigint << 34) | (c.cx::bigint << 17) | c.cy)"
 _LOCATION_CLUSTERS = f"""
-WITH {_ENVELOPE},
-points AS (
-    SELECT l.id, {_LOCATION_ATTRIBUTES},
-           ST_X(l.geog::geometry) AS lon, ST_Y(l.geog::geometry) AS lat,
-           least({CLUSTER_CELLS - 1}, floor(
-               (ST_X(l.geog::geometry) - box.west) / (box.east - box.west) * {CLUSTER_CELLS}
-           ))::int AS col,
-           least({CLUSTER_CELLS - 1}, floor(
-               ({_MERCATOR_Y.format(lat="ST_Y(l.geog::geometry)")}
-                - {_MERCATOR_Y.format(lat="box.south")})
-               / ({_MERCATOR_Y.format(lat="box.north")} - {_MERCATOR_Y.format(lat="box.south")})
-               * {CLUSTER_CELLS}
-           ))::int AS row
-    FROM locations AS l CROSS JOIN box
-    WHERE l.geog::geometry && box.lonlat AND l.status <> 'retired'
-),
-cells AS (
-    -- A cell of one location is that location; the smallest id speaks for a bigger one.
-    SELECT count(*) AS count, min(id) AS id,
-           CASE WHEN count(*) = 1 THEN min(external_id) END AS external_id,
-           CASE WHEN count(*) = 1 THEN min(name) END AS name,
-           CASE WHEN count(*) = 1 THEN min(kind) END AS kind,
-           CASE WHEN count(*) = 1 THEN min(status) END AS status,
-           CASE WHEN count(*) = 1 THEN min(hours) END AS hours,
-           CASE WHEN count(*) = 1 THEN min(capabilities) END AS capabilities,
-           avg(lon) AS lon, avg(lat) AS lat
-    FROM points GROUP BY col, row
-)
 SELECT {_VERSION}, coalesce(ST_AsMVT(f, 'locations', {EXTENT}, 'geom', 'id'), '') FROM (
-    SELECT c.id, c.count, c.external_id, c.name, c.kind, c.status, c.hours, c.capabilities,
-           ST_AsMVTGeom(ST_Transform(ST_SetSRID(ST_MakePoint(c.lon, c.lat), 4326), 3857),
-                        box.merc, {EXTENT}, 0, true) AS geom
-    FROM cells AS c CROSS JOIN box
+    SELECT CASE WHEN c.count = 1 THEN c.sum_id ELSE {_CLUSTER_ID} END AS id, c.count,
+           {_LOCATION_ATTRIBUTES},
+           ST_MakePoint(round((c.sum_x::float8 / c.count - :x0) / :scale),
+                        round((c.sum_y::float8 / c.count - :y0) / :scale)) AS geom
+    FROM location_tile_cells AS c
+    LEFT JOIN locations AS l ON c.count = 1 AND l.id = c.sum_id
+    WHERE c.zoom = :cell_zoom AND c.cx BETWEEN :cx0 AND :cx1 AND c.cy BETWEEN :cy0 AND :cy1
 ) AS f
 """
 
@@ -144,9 +130,21 @@ def _tile(connection: Connection, statement: str, params: dict) -> tuple[int, by
 def locations_tile(connection: Connection, z: int, x: int, y: int) -> tuple[int, bytes]:
     """The data version and the ``locations`` layer of tile z/x/y: points from
     POINT_MIN_ZOOM, clusters below."""
-    clustered = z < POINT_MIN_ZOOM
-    statement = _LOCATION_CLUSTERS if clustered else _LOCATION_POINTS
-    return _tile(connection, statement, {"z": z, "x": x, "y": y})
+    if z >= POINT_MIN_ZOOM:
+        return _tile(connection, _LOCATION_POINTS, {"z": z, "x": x, "y": y})
+    # The tile's origin and one of its EXTENT units, on the position grid.
+    tile_side = 2 ** (GRID_BITS - z)
+    params = {
+        "cell_zoom": z + CELL_ZOOM_OFFSET,
+        "cx0": x * CLUSTER_CELLS,
+        "cx1": (x + 1) * CLUSTER_CELLS - 1,
+        "cy0": y * CLUSTER_CELLS,
+        "cy1": (y + 1) * CLUSTER_CELLS - 1,
+        "x0": x * tile_side,
+        "y0": y * tile_side,
+        "scale": tile_side / EXTENT,
+    }
+    return _tile(connection, _LOCATION_CLUSTERS, params)
 
 
 def service_areas_tile(

@@ -128,6 +128,8 @@ class Option:
     arrive_by: datetime | None = None
     duration_s: float | None = None
     supplied_from: Site | None = None
+    departs_at: datetime | None = None  # a transfer: when it leaves the warehouse
+    transferred_skus: tuple[str, ...] = ()  # a transfer: the lines the warehouse sends
 
     @property
     def sort_key(self) -> tuple:
@@ -156,6 +158,8 @@ class Plan:
     excluded: list[Exclusion]
     excluded_total: int
     options_total: int = 0
+    # sku -> {"name", "temperature"} of the cart's products, so the edge can label lines.
+    products: Mapping[str, Mapping] = field(default_factory=dict)
 
 
 # -- time in a location's own terms -----------------------------------------------------
@@ -316,13 +320,22 @@ class _Rules:
         if reasons:
             return reasons
         if transfer is not None:
-            ready_at, warehouse = transfer
-            return Option("pickup", "transfer", site, ready_at, supplied_from=warehouse)
+            ready_at, warehouse, departs_at = transfer
+            return Option(
+                "pickup",
+                "transfer",
+                site,
+                ready_at,
+                duration_s=self.supply_run_s(warehouse, site),
+                supplied_from=warehouse,
+                departs_at=departs_at,
+                transferred_skus=tuple(line.sku for line in lacking),
+            )
         return Option("pickup", "stock", site, own_ready)
 
     def transfer(self, site: Site, lacking: list[Line]) -> tuple[tuple | None, str | None]:
-        """((ready_at at the site, warehouse), None) for the earliest warehouse that
-        supplies the site with every lacking line; else (None, why)."""
+        """((ready_at at the site, warehouse, departure), None) for the earliest warehouse
+        that supplies the site with every lacking line; else (None, why)."""
         best = None
         failures = []
         for warehouse in self.network.suppliers.get(site.id, ()):
@@ -330,7 +343,7 @@ class _Rules:
                 continue
             if self.temperature_reasons(warehouse, lacking):
                 continue
-            ready_at, failure = self.transferred(warehouse, site)
+            ready_at, failure, departure = self.transferred(warehouse, site)
             if ready_at is None:
                 failures.append(failure)
                 continue
@@ -338,25 +351,22 @@ class _Rules:
                 best[0],
                 best[1].external_id,
             ):
-                best = (ready_at, warehouse)
+                best = (ready_at, warehouse, departure)
         if best is not None:
             return best, None
         if not failures:
             return None, "not_supplied"
         return None, "capacity_full" if "capacity_full" in failures else "closed"
 
-    def transferred(self, warehouse: Site, site: Site) -> tuple[datetime | None, str | None]:
-        """When goods sent from ``warehouse`` are ready at ``site``, or (None, why)."""
+    def transferred(self, warehouse: Site, site: Site) -> tuple:
+        """(when goods sent from ``warehouse`` are ready at ``site``, None, when they
+        leave), or (None, why, None)."""
         supply = self.settings(warehouse, "supply")
         start = work_starts(warehouse, supply, self.at)
         packed = prepared(warehouse, start, supply.prep_minutes, self.deadline)
         if packed is None:
-            return None, "closed"
-        lead = timedelta(
-            seconds=self.network.supply_road_s.get(
-                (warehouse.id, site.id), supply.lead_minutes * 60
-            )
-        )
+            return None, "closed", None
+        lead = timedelta(seconds=self.supply_run_s(warehouse, site))
         full = False
         for departure in self._departures(warehouse, supply, packed):
             if not self.has_room(warehouse, "supply", supply, local_day(warehouse, departure)):
@@ -365,8 +375,14 @@ class _Rules:
             arrival = departure + lead
             if arrival > self.deadline:
                 break
-            return self.ready(site, "pickup", arrival)
-        return None, "capacity_full" if full else "closed"
+            return (*self.ready(site, "pickup", arrival), departure)
+        return None, "capacity_full" if full else "closed", None
+
+    def supply_run_s(self, warehouse: Site, site: Site) -> float:
+        """Seconds of a supply run: by road when a network covers both ends, else the
+        warehouse's lead_minutes."""
+        lead_s = self.settings(warehouse, "supply").lead_minutes * 60
+        return self.network.supply_road_s.get((warehouse.id, site.id), lead_s)
 
     def _departures(self, warehouse: Site, supply: Settings, packed: datetime) -> Iterator:
         """Departures at or after ``packed`` (a departure at that very moment is caught)."""
@@ -493,7 +509,7 @@ def check_cart(cart: Sequence[Line], temperatures: Mapping[str, str]) -> None:
         raise InvalidInput(f"{len(unknown)} unknown SKU(s) in the cart", errors=unknown)
 
 
-def _site(row: Mapping) -> Site:
+def site_of(row: Mapping) -> Site:
     return Site(
         id=row["id"],
         external_id=row["external_id"],
@@ -534,7 +550,8 @@ def find_options(
     at = request.at or now
     check_moment(at, now)
     cart = request.cart
-    temperatures = sql.product_temperatures(connection, [line.sku for line in cart])
+    products = sql.products(connection, [line.sku for line in cart])
+    temperatures = {sku: product["temperature"] for sku, product in products.items()}
     check_cart(cart, temperatures)
 
     candidates: list[Candidate] = []
@@ -548,12 +565,35 @@ def find_options(
             None if mode == "pickup" else mode,
             MAX_FULFILMENT_CANDIDATES,
         )
-        candidates += [Candidate(_site(row), mode, row.get("covers", True)) for row in rows]
+        candidates += [Candidate(site_of(row), mode, row.get("covers", True)) for row in rows]
+    network = gather_network(
+        connection, request, candidates, temperatures, defaults, express_speed_kmh, now
+    )
+    result = plan(network, cart, at, request.limit, defaults)
+    result.products = products
+    return at, result
 
+
+def gather_network(
+    connection: Connection,
+    request: OptionsRequest,
+    candidates: list[Candidate],
+    temperatures: Mapping[str, str],
+    defaults: Defaults,
+    express_speed_kmh: float,
+    now: datetime,
+    supplier_ids: frozenset[int] | None = None,
+) -> Network:
+    """What the rules read about ``candidates`` for ``request``: their supplying
+    warehouses (only ``supplier_ids`` when given), stock available and capacity used at
+    ``now``, settings and travel times."""
+    at = request.at or now
+    cart = request.cart
     pickup_ids = sorted({c.site.id for c in candidates if c.mode == "pickup"})
     suppliers: dict[int, list[Site]] = {}
     for row in sql.suppliers(connection, pickup_ids):
-        suppliers.setdefault(row["supplied_id"], []).append(_site(row))
+        if supplier_ids is None or row["id"] in supplier_ids:
+            suppliers.setdefault(row["supplied_id"], []).append(site_of(row))
     sites = {c.site.id: c.site for c in candidates}
     for warehouses in suppliers.values():
         sites.update((w.id, w) for w in warehouses)
@@ -565,62 +605,72 @@ def find_options(
     }
     first_day = (at - timedelta(days=1)).date()
     last_day = (at + HORIZON + timedelta(days=1)).date()
-    network = Network(
+    express_travel_s, supply_road_s = _road_seconds(
+        connection, request, candidates, suppliers, express_speed_kmh
+    )
+    return Network(
         candidates=candidates,
         suppliers=suppliers,
-        available=sql.available_stock(connection, ids, skus),
+        available=sql.available_stock(connection, ids, skus, now),
         temperatures=temperatures,
         settings=settings,
-        used_capacity=sql.used_capacity(connection, ids, first_day, last_day),
-        express_travel_s=_express_travel(connection, request, candidates, express_speed_kmh),
-        supply_road_s=_supply_roads(connection, suppliers, sites),
+        used_capacity=sql.used_capacity(connection, ids, first_day, last_day, now),
+        express_travel_s=express_travel_s,
+        supply_road_s=supply_road_s,
     )
-    return at, plan(network, cart, at, request.limit, defaults)
 
 
-def _express_travel(
+def _road_seconds(
     connection: Connection,
     request: OptionsRequest,
     candidates: Sequence[Candidate],
+    suppliers: Mapping[int, Sequence[Site]],
     speed_kmh: float,
-) -> dict[int, float]:
-    """Seconds from each express store to the origin: by road when a network covers the
-    trip, else the geodesic distance at the configured courier speed."""
+) -> tuple[dict[int, float], dict[tuple[int, int], float]]:
+    """(seconds from each express store to the origin, road seconds from each warehouse
+    to each point it supplies), in one batch of road legs for the whole request.
+
+    Express travel is by road when a network covers the trip, else the geodesic
+    distance at the configured courier speed. A supply run the network does not cover
+    is absent, and falls back to the warehouse's lead_minutes.
+    """
     stores = [c.site for c in candidates if c.mode == "express" and c.covers]
-    if not stores:
-        return {}
-    legs = roads.road_legs(
-        connection,
-        (request.lat, request.lon),
-        [(s.id, s.row["lat"], s.row["lon"]) for s in stores],
-        direction="to_point",
-    )
+    pickup_points = {c.site.id: c.site for c in candidates if c.mode == "pickup"}
+    served: dict[int, Site] = {}  # warehouse id -> warehouse
+    points: dict[int, dict[int, Site]] = {}  # warehouse id -> the points it supplies
+    for point_id, warehouses in suppliers.items():
+        point = pickup_points[point_id]
+        for warehouse in warehouses:
+            served[warehouse.id] = warehouse
+            points.setdefault(warehouse.id, {})[point_id] = point
+    batch = [
+        roads.Spokes(
+            (request.lat, request.lon),
+            [(s.id, s.row["lat"], s.row["lon"]) for s in stores],
+            direction="to_point",
+        )
+    ]
+    batch += [
+        roads.Spokes(
+            (served[w].row["lat"], served[w].row["lon"]),
+            [(p.id, p.row["lat"], p.row["lon"]) for p in points[w].values()],
+        )
+        for w in sorted(points)
+    ]
+    express_legs, *supply_legs = roads.road_legs_batch(connection, batch)
     metres_per_second = speed_kmh * 1000 / 3600
-    return {
-        s.id: legs[s.id].duration_s if s.id in legs else s.distance_m / metres_per_second
+    express = {
+        s.id: express_legs[s.id].duration_s
+        if s.id in express_legs
+        else s.distance_m / metres_per_second
         for s in stores
     }
-
-
-def _supply_roads(
-    connection: Connection, suppliers: Mapping[int, Sequence[Site]], sites: Mapping[int, Site]
-) -> dict[tuple[int, int], float]:
-    """Road seconds from each warehouse to each point it supplies, where a network covers
-    the trip; the others fall back to the warehouse's lead_minutes."""
-    by_warehouse: dict[int, list[int]] = {}
-    for point_id, warehouses in suppliers.items():
-        for warehouse in warehouses:
-            by_warehouse.setdefault(warehouse.id, []).append(point_id)
-    durations = {}
-    for warehouse_id, point_ids in by_warehouse.items():
-        warehouse = sites[warehouse_id].row
-        legs = roads.road_legs(
-            connection,
-            (warehouse["lat"], warehouse["lon"]),
-            [(p, sites[p].row["lat"], sites[p].row["lon"]) for p in point_ids],
-        )
-        durations.update({(warehouse_id, p): leg.duration_s for p, leg in legs.items()})
-    return durations
+    supply = {
+        (w, p): leg.duration_s
+        for w, legs in zip(sorted(points), supply_legs, strict=True)
+        for p, leg in legs.items()
+    }
+    return express, supply
 
 
 def location_stock(connection: Connection, external_id: str) -> list[dict]:

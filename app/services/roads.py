@@ -67,48 +67,80 @@ def current_network(connection: Connection, field: str) -> sql.Network:
     return network
 
 
+@dataclass(frozen=True)
+class Spokes:
+    """Road legs asked between one ``point`` (lat, lon) and each of ``others`` (key, lat,
+    lon): ``from_point`` drives from the point to each of them, ``to_point`` from each of
+    them to the point (one-way streets make the two differ)."""
+
+    point: tuple[float, float]
+    others: Sequence[tuple[Hashable, float, float]]
+    direction: Literal["from_point", "to_point"] = "from_point"
+
+
 def road_legs(
     connection: Connection,
     point: tuple[float, float],
     others: Sequence[tuple[Hashable, float, float]],
     direction: Literal["from_point", "to_point"] = "from_point",
 ) -> dict[Hashable, RoadLeg]:
-    """Road legs between ``point`` (lat, lon) and each of ``others`` (key, lat, lon).
-
-    ``from_point`` drives from the point to each other position, ``to_point`` from
-    each of them to the point (one-way streets make the two differ). Keys that the
-    current network does not reach, or every key when no network is loaded, are absent.
-    """
-    network = sql.current_network(connection)
-    if network is None or not others:
-        return {}
-    return _legs(connection, network.version, point, others, direction == "to_point")
-
-
-def _legs(connection, version, point, others, to_point: bool) -> dict[Hashable, RoadLeg]:
-    positions = [(point[1], point[0])] + [(lon, lat) for _, lat, lon in others]
-    attached = sql.attach(connection, version, positions, ROAD_ATTACH_MAX_M)
-    if 0 not in attached:
-        return {}
-    point_vertex, point_metres = attached.pop(0)
-    paths = sql.shortest_paths(
-        connection,
-        version,
-        [point_vertex],
-        sorted({vertex for vertex, _ in attached.values()}),
-        reverse=to_point,
-    )
-    legs: dict[Hashable, RoadLeg] = {}
-    for index, (vertex, metres) in attached.items():
-        path = paths.get((point_vertex, vertex))
-        if path is None:
-            continue
-        off_network = point_metres + metres
-        legs[others[index - 1][0]] = RoadLeg(
-            duration_s=path[0] + off_network / ATTACH_SPEED_MPS,
-            road_distance_m=path[1] + off_network,
-        )
+    """Road legs between ``point`` (lat, lon) and each of ``others`` (key, lat, lon), by
+    key (see ``Spokes``). Keys that the current network does not reach, or every key
+    when no network is loaded, are absent."""
+    [legs] = road_legs_batch(connection, [Spokes(point, others, direction)])
     return legs
+
+
+def road_legs_batch(
+    connection: Connection, batch: Sequence[Spokes]
+) -> list[dict[Hashable, RoadLeg]]:
+    """The legs of every ``Spokes`` of ``batch`` (one answer each, as ``road_legs``), in
+    a fixed number of statements whatever the batch holds: every position attached at
+    once, and one many-to-many route search per direction (a ``to_point`` search runs
+    over the reversed graph, from the points)."""
+    answers: list[dict[Hashable, RoadLeg]] = [{} for _ in batch]
+    network = sql.current_network(connection) if any(s.others for s in batch) else None
+    if network is None:
+        return answers
+    positions: list[tuple[float, float]] = []
+    firsts = []  # where each Spokes' point is in ``positions``; its others follow it
+    for spokes in batch:
+        firsts.append(len(positions))
+        positions.append((spokes.point[1], spokes.point[0]))
+        positions += [(lon, lat) for _, lat, lon in spokes.others]
+    attached = sql.attach(connection, network.version, positions, ROAD_ATTACH_MAX_M)
+    paths = {}
+    for direction in ("from_point", "to_point"):
+        group = [i for i, s in enumerate(batch) if s.direction == direction and s.others]
+        hubs = [attached[firsts[i]][0] for i in group if firsts[i] in attached]
+        ends = {
+            attached[firsts[i] + k][0]
+            for i in group
+            for k in range(1, len(batch[i].others) + 1)
+            if firsts[i] + k in attached
+        }
+        if hubs and ends:
+            paths[direction] = sql.shortest_paths(
+                connection, network.version, hubs, sorted(ends), reverse=direction == "to_point"
+            )
+    for i, spokes in enumerate(batch):
+        if firsts[i] not in attached:
+            continue
+        hub, hub_metres = attached[firsts[i]]
+        found = paths.get(spokes.direction, {})
+        for k, (key, _, _) in enumerate(spokes.others, start=1):
+            if firsts[i] + k not in attached:
+                continue
+            vertex, metres = attached[firsts[i] + k]
+            path = found.get((hub, vertex))
+            if path is None:
+                continue
+            off_network = hub_metres + metres
+            answers[i][key] = RoadLeg(
+                duration_s=path[0] + off_network / ATTACH_SPEED_MPS,
+                road_distance_m=path[1] + off_network,
+            )
+    return answers
 
 
 def rebuild_drive_time_areas(connection: Connection, version: int) -> int:

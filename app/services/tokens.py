@@ -10,7 +10,8 @@ from sqlalchemy import Connection
 from app.errors import Forbidden, Unauthorized
 from app.queries import tokens as sql
 
-SCOPES = ("write", "import")
+# write: admin edits; import: files; orders: holds and orders (checkout backends).
+SCOPES = ("write", "import", "orders")
 TOKEN_PREFIX = "lct_"
 
 

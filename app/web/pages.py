@@ -10,9 +10,23 @@ pre-set filters), ``open_now=1``, ``lang`` (``en`` or ``zh-CN``; else Accept-Lan
 ``embed=1`` (no page chrome, for iframes), ``return_url`` (followed with the selection
 only when RETURN_URL_ALLOWLIST allows it, see ``return_urls``), ``state`` (echoed back
 to the return_url) and ``parent_origin`` (where a framed page posts the selection).
+
+With a cart (``cart=milk-1l:2,ice-cream:1``: ``sku:quantity`` separated by commas, a
+missing quantity meaning 1), the script also asks ``/api/v1/fulfilment/options``: each
+point says when the whole cart is ready there, or why it cannot take it, and express and
+delivery options covering the address are offered above the list. ``at`` (ISO 8601 with
+an offset) evaluates the cart at that moment instead of now. A framed page can also be
+given its cart by the checkout around it, through ``postMessage`` (see picker.js). A
+cart that cannot be read is a notice on the page, never a broken page: the picker then
+works without it.
 """
 
 from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import xstatic.pkg.leaflet_markercluster
 from flask import (
@@ -26,7 +40,14 @@ from flask import (
 )
 
 from app.errors import NotFound
-from app.limits import DEFAULT_RADIUS_M, MAX_RADIUS_M
+from app.limits import (
+    CART_MAX_LINES,
+    DEFAULT_RADIUS_M,
+    MAX_LINE_QTY,
+    MAX_RADIUS_M,
+    MIN_LINE_QTY,
+    SKU,
+)
 from app.web import i18n
 from app.web.planner import map_assets
 from app.web.return_urls import ReturnUrlAllowList
@@ -49,6 +70,68 @@ SHOPPER_CAPABILITIES = ("cold_chain", "frozen", "returns", "bulky", "cash", "acc
 PAGE_SIZE = 20
 MAX_STATE_LENGTH = 512
 _TRUE = {"1", "true", "yes", "on"}
+# A line is ``sku:quantity``; up to 50 of them fit in well under this.
+MAX_CART_PARAMETER = 4096
+_QUANTITY = re.compile(r"[0-9]{1,6}")  # ASCII digits only: int() would take "١٠" or "1_0"
+
+
+@dataclass(frozen=True)
+class CartParameter:
+    """The ``cart`` parameter read: its lines, or what is wrong (a message key of
+    ``i18n`` and the values it names)."""
+
+    lines: list[dict] = field(default_factory=list)
+    problem: str | None = None
+    values: dict = field(default_factory=dict)
+
+
+def parse_cart(text: str) -> CartParameter:
+    """``sku:qty,sku:qty`` (a missing ``:qty`` means 1) as API cart lines, with the
+    limits of the options API (app/limits.py), so a bad link is explained at once."""
+    if len(text) > MAX_CART_PARAMETER:
+        return CartParameter(problem="cart.invalid.too_long")
+    parts = [part.strip() for part in text.split(",")]
+    if parts == [""]:
+        return CartParameter(problem="cart.invalid.empty")
+    if len(parts) > CART_MAX_LINES:
+        return CartParameter(problem="cart.invalid.too_many", values={"max": CART_MAX_LINES})
+    lines: list[dict] = []
+    for part in parts:
+        sku, colon, quantity = part.partition(":")
+        if not sku:  # an empty line (",,", a trailing comma) or ":2"
+            return CartParameter(problem="cart.invalid.line", values={"part": _shown(part)})
+        if not SKU.fullmatch(sku):
+            return CartParameter(problem="cart.invalid.sku", values={"part": _shown(sku)})
+        if colon and not _QUANTITY.fullmatch(quantity):
+            return _bad_quantity(part)
+        qty = int(quantity) if colon else 1
+        if not MIN_LINE_QTY <= qty <= MAX_LINE_QTY:
+            return _bad_quantity(part)
+        if any(line["sku"] == sku for line in lines):
+            return CartParameter(problem="cart.invalid.twice", values={"part": _shown(sku)})
+        lines.append({"sku": sku, "qty": qty})
+    return CartParameter(lines=lines)
+
+
+def _bad_quantity(part: str) -> CartParameter:
+    return CartParameter(
+        problem="cart.invalid.qty",
+        values={"part": _shown(part), "min": MIN_LINE_QTY, "max": f"{MAX_LINE_QTY:,}"},
+    )
+
+
+def _shown(part: str, longest: int = 40) -> str:
+    """A part of the parameter as the notice quotes it: short enough to read."""
+    return part if len(part) <= longest else part[: longest - 1] + "…"
+
+
+def parse_moment(text: str) -> str | None:
+    """``at`` as ISO 8601 with an offset (the API checks its range), or None."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.isoformat() if moment.tzinfo is not None else None
 
 
 @bp.get("/vendor/leaflet.markercluster/<version>/<path:filename>")
@@ -75,10 +158,21 @@ def index():
     kinds = [kind for kind in SHOPPER_KINDS if kind in args.getlist("kind")]
     capabilities = [c for c in SHOPPER_CAPABILITIES if c in args.getlist("capability")]
     assets = map_assets()
+    t = i18n.catalogue(language)
+    cart = parse_cart(args["cart"]) if "cart" in args else CartParameter()
+    cart_problem = ""
+    if cart.problem:
+        cart_problem = f"{t[cart.problem].format(**cart.values)} {t['cart.invalid.suffix']}"
+    at = parse_moment(args.get("at", "")) if args.get("at") else None
     html = render_template(
         "index.html",
         lang=language,
-        t=i18n.catalogue(language),
+        t=t,
+        cart_json=json.dumps(cart.lines) if cart.lines else "",
+        cart_problem=cart_problem,
+        at=at or "",
+        at_rejected=bool(args.get("at")) and at is None,
+        cart_max_lines=CART_MAX_LINES,
         other_lang_url=_other_language_url(language),
         embed=args.get("embed", "").lower() in _TRUE,
         initial_q=args.get("q", "").strip()[:200],

@@ -26,6 +26,9 @@ TABLES = {
     "road_networks",
     "road_vertices",
     "road_edges",
+    "demand_sets",
+    "demand_points",
+    "location_tile_cells",
 }
 
 
@@ -61,6 +64,7 @@ def test_upgrade_downgrade_upgrade(empty_database):
             "service_area_parts_geom_gist",
             "road_vertices_geog_gist",
             "road_edges_geom_gist",
+            "demand_points_geom_gist",
         }
 
     schema.downgrade(empty_database, "base")

@@ -3,18 +3,33 @@
  *
  * Reads its settings from data-* attributes on #picker and its messages from the JSON
  * block #picker-messages (no inline script: the page works under script-src 'self').
- * Talks to /api/v1/geocode and /api/v1/pickup-points only.
+ * Talks to /api/v1/geocode and /api/v1/pickup-points, and with a cart to
+ * /api/v1/fulfilment/options.
  *
- * Choosing a point:
+ * A cart comes from the page's `cart` parameter (read by the server into data-cart), or,
+ * in a frame, from the checkout around it: window.parent posts
+ * {type: "setCart", cart: [{sku: "milk-1l", qty: 2}, ...]} (an empty list removes the
+ * cart) once the frame has loaded. Only messages from window.parent at the allow-listed
+ * parent origin (data-parent-origin) are read; others are ignored. With a cart, each
+ * point says when the whole cart is ready there, or why it cannot take it (it then
+ * cannot be chosen), and the best express and delivery options covering the address are
+ * offered above the list.
+ *
+ * Choosing a point (or a delivery):
  *  1. dispatches a cancelable `pickupPointSelected` CustomEvent on document (it bubbles to
  *     window) whose detail is the point (id, external_id, name, brand, kind, lat, lon,
- *     distance_m, address, capabilities, opening_hours, timezone, is_open, next_change);
+ *     distance_m, address, capabilities, opening_hours, timezone, is_open, next_change)
+ *     and its `mode` ("pickup", or "express" / "delivery" for the store that delivers);
+ *     with a cart also the option: source ("stock" / "transfer"), ready_at, arrive_by,
+ *     duration_s, supplied_from ({external_id, name} or null) and the cart's lines;
  *  2. when framed, posts {type: "pickupPointSelected", point: detail} to window.parent,
  *     to the allow-listed parent origin only (never "*");
  *  3. unless a listener called preventDefault(), or the page is framed and has told its
  *     parent, goes to the server-approved return_url with pickup_external_id, pickup_id,
  *     pickup_name, pickup_kind, pickup_lat, pickup_lon, pickup_address (and state, when
- *     the page was given one).
+ *     the page was given one); with a cart also fulfilment_mode, fulfilment_source,
+ *     fulfilment_ready_at, fulfilment_arrive_by and fulfilment_supplied_from (when they
+ *     have a value) and fulfilment_cart (sku:qty,...).
  */
 (function () {
   "use strict";
@@ -54,7 +69,13 @@
     message: $("message"),
     list: $("results"),
     more: $("more"),
+    cart: $("cart"),
+    cartLines: $("cart-lines"),
+    cartNotice: $("cart-notice"),
+    deliveries: $("deliveries"),
+    deliveryOptions: $("delivery-options"),
   };
+  const CART_MAX_LINES = Number(cfg.cartMaxLines) || 50;
 
   // ---- messages and formatting ---------------------------------------------------
 
@@ -109,8 +130,9 @@
     }
   }
 
-  /** Days from today to `date`, both as calendar days in `timeZone`. */
-  function daysAhead(date, timeZone) {
+  /** Days from the day of `reference` (now by default) to `date`, both as calendar days
+   * in `timeZone`. */
+  function daysAhead(date, timeZone, reference) {
     // en-US only for its plain ASCII digits: these parts are parsed, never shown.
     const day = zoned({ year: "numeric", month: "numeric", day: "numeric" }, timeZone, "en-US");
     const parts = (d) => {
@@ -120,17 +142,22 @@
       }
       return Date.UTC(p.year, p.month - 1, p.day);
     };
-    return Math.round((parts(date) - parts(new Date())) / 86400000);
+    return Math.round((parts(date) - parts(reference || new Date())) / 86400000);
   }
 
-  /** "today 22:00", "tomorrow 08:00", "Mon 08:00" (a date too when a week or more away). */
-  function formatWhen(iso, timeZone) {
+  function formatTime(date, timeZone) {
+    return zoned({ hour: "2-digit", minute: "2-digit", hourCycle: "h23" }, timeZone).format(date);
+  }
+
+  /** "today 22:00", "tomorrow 08:00", "Mon 08:00" (a date too when a week or more away),
+   * counted from the day of `reference` (now by default). */
+  function formatWhen(iso, timeZone, reference) {
     const date = new Date(iso);
     if (Number.isNaN(date.getTime())) {
       return "";
     }
-    const time = zoned({ hour: "2-digit", minute: "2-digit", hourCycle: "h23" }, timeZone).format(date);
-    const ahead = daysAhead(date, timeZone);
+    const time = formatTime(date, timeZone);
+    const ahead = daysAhead(date, timeZone, reference);
     if (ahead === 0) {
       return t("when.today", { time });
     }
@@ -220,6 +247,33 @@
     return body;
   }
 
+  async function postJSON(url, payload) {
+    let response;
+    try {
+      response = await fetch(url, {
+        method: "POST",
+        headers: Object.assign({ "Content-Type": "application/json" }, API_HEADERS),
+        credentials: "same-origin",
+        body: JSON.stringify(payload),
+      });
+    } catch (error) {
+      throw new ApiFailure(0, null);
+    }
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (error) {
+      body = null;
+    }
+    if (!response.ok) {
+      throw new ApiFailure(response.status, body);
+    }
+    if (!body) {
+      throw new ApiFailure(502, null);
+    }
+    return body;
+  }
+
   function geocodeUrl(query, limit) {
     const params = new URLSearchParams({ q: query, limit: String(limit) });
     return `${cfg.geocodeUrl}?${params}`;
@@ -258,7 +312,45 @@
     searchSeq: 0, // answers to superseded searches are dropped, never aborted mid-flight
     chosenId: null,
     highlighted: null,
+    cart: readCart(cfg.cart), // [{sku, qty}] or null
+    at: cfg.at || null, // when the cart is evaluated (ISO 8601); null: now
+    products: new Map(), // sku -> name, from the options API
+    outcomes: new Map(), // external_id -> {option} or {reasons}: pickup with the cart
+    deliveries: [], // the express and delivery options shown above the list
+    answeredAt: null, // the moment the options API evaluated ("today" is its day)
+    atDropped: false, // the API refused `at` (out of range): the cart is checked for now
+    chosenDelivery: null,
+    cartSeq: 0,
   };
+
+  /** The cart in data-cart (JSON lines the server checked), or null. */
+  function readCart(text) {
+    if (!text) {
+      return null;
+    }
+    try {
+      return cartLines(JSON.parse(text)) || null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  /** `value` when it is a list of 1..CART_MAX_LINES {sku: string, qty: integer} lines
+   * (as plain objects), an empty list for "no cart", else undefined. The options API
+   * checks the rest (known SKUs, quantities in range) and names the line. */
+  function cartLines(value) {
+    if (!Array.isArray(value) || value.length > CART_MAX_LINES) {
+      return undefined;
+    }
+    const lines = [];
+    for (const line of value) {
+      if (!line || typeof line.sku !== "string" || !Number.isInteger(line.qty)) {
+        return undefined;
+      }
+      lines.push({ sku: line.sku, qty: line.qty });
+    }
+    return lines.length ? lines : null;
+  }
 
   function checkedValues(name) {
     return Array.from(root.querySelectorAll(`input[name="${name}"]:checked`), (input) => input.value);
@@ -483,6 +575,7 @@
     clusters.clearLayers();
     els.list.replaceChildren();
     els.more.hidden = true;
+    state.outcomes.clear();
   }
 
   function renderPoint(point, number) {
@@ -493,7 +586,7 @@
     const choose = element("button", {
       type: "button",
       className: "button button-primary choose",
-      "aria-describedby": `${id}-name ${id}-summary`,
+      "aria-describedby": `${id}-name ${id}-summary ${id}-cart`,
       text: t("entry.choose"),
     });
     const item = element(
@@ -517,6 +610,7 @@
           ]),
         ]),
         element("p", { className: "result-kind", id: `${id}-summary`, text: kindLine }),
+        element("p", { className: "result-cart", id: `${id}-cart`, hidden: true }),
         element("p", { className: "result-address", text: formatAddress(point.address) }),
         element("p", { className: `result-hours is-${opening.state}`, text: opening.text }),
         services.length
@@ -529,7 +623,10 @@
         choose,
       ]
     );
-    choose.addEventListener("click", () => choosePoint(point));
+    choose.addEventListener("click", () => {
+      const outcome = state.outcomes.get(point.external_id);
+      choosePoint(point, outcome && outcome.option);
+    });
     item.addEventListener("mouseenter", () => highlight(point.id));
     item.addEventListener("mouseleave", () => unhighlight(point.id));
     item.addEventListener("focusin", () => highlight(point.id));
@@ -610,6 +707,241 @@
     }
   }
 
+  // ---- the cart -----------------------------------------------------------------
+
+  function productName(sku) {
+    return state.products.get(sku) || sku;
+  }
+
+  function renderCart() {
+    els.cart.hidden = !state.cart && els.cartNotice.hidden;
+    els.cartLines.replaceChildren(
+      ...(state.cart || []).map((line) =>
+        element("li", { text: t("cart.line", { qty: formatInteger(line.qty), name: productName(line.sku) }) })
+      )
+    );
+  }
+
+  function setCartNotice(text) {
+    els.cartNotice.textContent = text || "";
+    els.cartNotice.hidden = !text;
+    renderCart();
+  }
+
+  /** A time phrase from `prefix`.today ("at 14:30") or `prefix`.later ("tomorrow 10:00"),
+   * in `timeZone`, counted from the day the options were evaluated. */
+  function timePhrase(prefix, iso, timeZone, vars) {
+    const reference = state.answeredAt ? new Date(state.answeredAt) : new Date();
+    const date = new Date(iso);
+    if (daysAhead(date, timeZone, reference) === 0) {
+      return t(`${prefix}.today`, Object.assign({ time: formatTime(date, timeZone) }, vars));
+    }
+    return t(`${prefix}.later`, Object.assign({ when: formatWhen(iso, timeZone, reference) }, vars));
+  }
+
+  /** A reason code (with its skus or needs) in the shopper's words. */
+  function reasonText(reason) {
+    if (reason.code === "out_of_stock") {
+      const items = (reason.skus || []).map(productName).join(t("list.and"));
+      return t("reason.out_of_stock", { items });
+    }
+    if (reason.code === "temperature") {
+      return label("reason.temperature", reason.needs || "");
+    }
+    return label("reason", reason.code);
+  }
+
+  function optionText(option) {
+    const zone = option.location.timezone;
+    if (option.mode === "pickup") {
+      if (option.source === "transfer" && option.supplied_from) {
+        return timePhrase("cart.transfer", option.ready_at, zone, { warehouse: option.supplied_from.name });
+      }
+      return timePhrase("cart.ready", option.ready_at, zone);
+    }
+    const when = option.mode === "express" ? option.arrive_by : option.ready_at;
+    return timePhrase(`delivery.${option.mode}`, when, zone);
+  }
+
+  /** Show on a list entry what the cart check said of its point (or that it was not checked). */
+  function markEntry(entry) {
+    const outcome = state.cart ? state.outcomes.get(entry.point.external_id) : null;
+    const line = entry.item.querySelector(".result-cart");
+    const choose = entry.item.querySelector(".choose");
+    const unavailable = Boolean(outcome && outcome.reasons);
+    entry.item.classList.toggle("is-unavailable", unavailable);
+    entry.item.dataset.cart = !state.cart || !state.answeredAt ? "" : outcome ? (unavailable ? "unavailable" : "ready") : "unchecked";
+    choose.disabled = unavailable;
+    choose.textContent = unavailable
+      ? t("entry.unavailable")
+      : state.chosenId === entry.point.id
+        ? t("entry.chosen")
+        : t("entry.choose");
+    if (!state.cart || !state.answeredAt) {
+      line.hidden = true;
+      return;
+    }
+    line.hidden = false;
+    if (!outcome) {
+      line.className = "result-cart is-unchecked";
+      line.textContent = t("cart.unchecked");
+    } else if (unavailable) {
+      line.className = "result-cart is-unavailable";
+      line.textContent = outcome.reasons.map(reasonText).join(" · ");
+    } else {
+      line.className = "result-cart is-ready";
+      line.textContent = optionText(outcome.option);
+    }
+  }
+
+  function renderDeliveries() {
+    els.deliveries.hidden = !state.deliveries.length;
+    els.deliveryOptions.replaceChildren(
+      ...state.deliveries.map((option) => {
+        const text = element("div", { className: "delivery-text" }, [
+          element("p", { className: "delivery-when", text: optionText(option) }),
+          element("p", { className: "delivery-from", text: t("delivery.from", { name: option.location.name }) }),
+        ]);
+        const button = element("button", {
+          type: "button",
+          className: "button button-secondary choose-delivery",
+          text: t("delivery.choose"),
+        });
+        button.addEventListener("click", () => choosePoint(option.location, option));
+        const chosen = state.chosenDelivery === option;
+        return element(
+          "li",
+          {
+            className: `delivery-option${chosen ? " is-chosen" : ""}`,
+            "data-mode": option.mode,
+            "data-external-id": option.location.external_id,
+          },
+          [text, button]
+        );
+      })
+    );
+  }
+
+  /** Forget what the last check said (a new cart, or no cart). */
+  function resetCartAnswers() {
+    state.cartSeq++;
+    state.outcomes.clear();
+    state.deliveries = [];
+    state.answeredAt = null;
+    renderDeliveries();
+    for (const entry of state.byId.values()) {
+      markEntry(entry);
+    }
+  }
+
+  /** The cart's problem (a 4xx from the options API) in the shopper's words. */
+  function cartProblem(failure) {
+    if (failure.retryable) {
+      return t("cart.failed");
+    }
+    for (const error of failure.problem.errors || []) {
+      const match = /^cart\[(\d+)\]/.exec(error.field || "");
+      if (match) {
+        const index = Number(match[1]);
+        const line = state.cart[index];
+        if (/\.sku$/.test(error.field) && /unknown SKU/.test(error.message) && line) {
+          return t("cart.unknown_sku", { sku: line.sku });
+        }
+        return t("cart.bad_line", { n: formatInteger(index + 1) });
+      }
+      if (error.field === "at") {
+        return t("at.invalid");
+      }
+    }
+    return t("cart.failed");
+  }
+
+  /**
+   * Ask the options API about the cart for the listed points and the address: pickup at
+   * the listed points (within the farthest one's distance, so the answer's caps hold
+   * them all), and express and delivery within the search radius.
+   */
+  async function checkCart() {
+    resetCartAnswers();
+    if (!state.cart || !state.origin) {
+      return;
+    }
+    const seq = state.cartSeq;
+    const base = { lat: state.origin.lat, lon: state.origin.lon, cart: state.cart, limit: 100 };
+    if (state.at) {
+      base.at = state.at;
+    }
+    const asks = [postJSON(cfg.optionsUrl, Object.assign({ modes: ["express", "delivery"], radius: state.radius }, base))];
+    if (state.points.length) {
+      const farthest = Math.max(...state.points.map((point) => point.distance_m));
+      const radius = Math.min(state.radius, Math.ceil(farthest) + 1);
+      asks.push(postJSON(cfg.optionsUrl, Object.assign({ modes: ["pickup"], radius }, base)));
+    }
+    let answers;
+    try {
+      answers = await Promise.all(asks);
+    } catch (failure) {
+      if (seq !== state.cartSeq) {
+        return;
+      }
+      if (state.at && (failure.problem.errors || []).some((error) => error.field === "at")) {
+        state.at = null; // as the notice says: the cart is checked for now instead
+        state.atDropped = true;
+        checkCart();
+        return;
+      }
+      setCartNotice(cartProblem(failure));
+      return;
+    }
+    if (seq !== state.cartSeq) {
+      return;
+    }
+    const [delivered, pickedUp] = answers;
+    state.answeredAt = delivered.at;
+    for (const line of delivered.cart || []) {
+      state.products.set(line.sku, line.name);
+    }
+    // The earliest option of each mode (the API sorts them earliest first).
+    state.deliveries = ["express", "delivery"]
+      .map((mode) => delivered.options.find((option) => option.mode === mode))
+      .filter(Boolean);
+    if (pickedUp) {
+      for (const option of pickedUp.options) {
+        state.outcomes.set(option.location.external_id, { option });
+      }
+      for (const exclusion of pickedUp.excluded) {
+        state.outcomes.set(exclusion.location.external_id, { reasons: exclusion.reasons });
+      }
+    }
+    setCartNotice(state.atDropped ? t("at.invalid") : "");
+    renderDeliveries();
+    for (const entry of state.byId.values()) {
+      markEntry(entry);
+    }
+  }
+
+  /** A cart from the checkout around the frame (see the header comment). */
+  window.addEventListener("message", (event) => {
+    if (window.parent === window || event.source !== window.parent) {
+      return;
+    }
+    if (!cfg.parentOrigin || event.origin !== cfg.parentOrigin) {
+      return;
+    }
+    const data = event.data;
+    if (!data || typeof data !== "object" || data.type !== "setCart") {
+      return;
+    }
+    const lines = cartLines(data.cart);
+    if (lines === undefined) {
+      setCartNotice(t("cart.sent_invalid"));
+      return;
+    }
+    state.cart = lines;
+    setCartNotice("");
+    checkCart();
+  });
+
   // ---- searching -----------------------------------------------------------------
 
   /** Nearest pickup points for the current origin, radius and filters (a new list, or the next page). */
@@ -648,6 +980,7 @@
     if (!state.points.length) {
       fitMap();
       showEmpty();
+      checkCart(); // an address with no pickup point near may still get deliveries
       return;
     }
     clearMessage();
@@ -655,12 +988,14 @@
       fitMap();
     }
     setStatus(tn("results.count", state.points.length, { place: state.origin.label }));
+    checkCart();
   }
 
   function setOrigin(origin) {
     state.origin = origin;
     state.radius = DEFAULT_RADIUS;
     state.chosenId = null;
+    state.chosenDelivery = null;
   }
 
   /** Free text: geocode it, then search, or ask which place was meant. */
@@ -951,8 +1286,9 @@
 
   // ---- choosing ------------------------------------------------------------------
 
-  function selection(point) {
-    return {
+  /** The event's detail: the point, its mode, and with a cart the option chosen. */
+  function selection(point, option) {
+    const detail = {
       id: point.id,
       external_id: point.external_id,
       name: point.name,
@@ -967,22 +1303,46 @@
       timezone: point.timezone,
       is_open: point.is_open,
       next_change: point.next_change,
+      mode: option ? option.mode : "pickup",
     };
+    if (option) {
+      Object.assign(detail, {
+        source: option.source,
+        ready_at: option.ready_at,
+        arrive_by: option.arrive_by,
+        duration_s: option.duration_s,
+        supplied_from: option.supplied_from,
+        cart: state.cart.map((line) => ({ sku: line.sku, qty: line.qty })),
+      });
+    }
+    return detail;
   }
 
-  function returnTarget(point) {
+  function returnTarget(detail) {
     const url = new URL(cfg.returnUrl);
     const params = {
-      pickup_external_id: point.external_id,
-      pickup_id: String(point.id),
-      pickup_name: point.name,
-      pickup_kind: point.kind,
-      pickup_lat: String(point.lat),
-      pickup_lon: String(point.lon),
-      pickup_address: formatAddress(point.address),
+      pickup_external_id: detail.external_id,
+      pickup_id: String(detail.id),
+      pickup_name: detail.name,
+      pickup_kind: detail.kind,
+      pickup_lat: String(detail.lat),
+      pickup_lon: String(detail.lon),
+      pickup_address: formatAddress(detail.address),
     };
+    if (detail.cart) {
+      Object.assign(params, {
+        fulfilment_mode: detail.mode,
+        fulfilment_source: detail.source,
+        fulfilment_ready_at: detail.ready_at,
+        fulfilment_arrive_by: detail.arrive_by,
+        fulfilment_supplied_from: detail.supplied_from && detail.supplied_from.external_id,
+        fulfilment_cart: detail.cart.map((line) => `${line.sku}:${line.qty}`).join(","),
+      });
+    }
     for (const [name, value] of Object.entries(params)) {
-      url.searchParams.set(name, value);
+      if (value !== null && value !== undefined) {
+        url.searchParams.set(name, value);
+      }
     }
     if (cfg.state) {
       url.searchParams.set("state", cfg.state);
@@ -990,23 +1350,27 @@
     return url.href;
   }
 
-  function markChosen(point) {
+  function markChosen() {
     for (const entry of state.byId.values()) {
-      const chosen = entry.point.id === point.id;
+      const chosen = entry.point.id === state.chosenId;
       entry.item.classList.toggle("is-chosen", chosen);
-      const button = entry.item.querySelector(".choose");
-      button.textContent = chosen ? t("entry.chosen") : t("entry.choose");
+      markEntry(entry);
       const icon = entry.marker.getElement();
       if (icon) {
         icon.classList.toggle("is-chosen", chosen);
       }
     }
+    renderDeliveries();
   }
 
-  function choosePoint(point) {
-    const detail = selection(point);
-    state.chosenId = point.id;
-    markChosen(point);
+  /** Choose a pickup point, or (with `option` of mode express or delivery) the store
+   * delivering the cart. */
+  function choosePoint(point, option) {
+    const detail = selection(point, option);
+    const delivered = Boolean(option && option.mode !== "pickup");
+    state.chosenId = delivered ? null : point.id;
+    state.chosenDelivery = delivered ? option : null;
+    markChosen();
     const event = new CustomEvent("pickupPointSelected", { detail, bubbles: true, cancelable: true });
     document.dispatchEvent(event);
     let toldParent = false;
@@ -1016,15 +1380,16 @@
     }
     if (cfg.returnUrl && !event.defaultPrevented && !toldParent) {
       setStatus(t("chosen.redirecting", { name: point.name }));
-      window.location.assign(returnTarget(point));
+      window.location.assign(returnTarget(detail));
       return;
     }
-    setStatus(t("chosen.status", { name: point.name }));
+    setStatus(t(delivered ? "delivery.chosen" : "chosen.status", { name: point.name }));
   }
 
   // ---- start ---------------------------------------------------------------------
 
   updateFiltersCount();
+  renderCart();
   if (cfg.initialQ) {
     searchText(cfg.initialQ);
   }

@@ -1,0 +1,383 @@
+"""Planning SQL (DESIGN §4.9): demand sets, the demand a network covers, and what-if sites.
+
+Demand points are tested against service areas the way /coverage tests a point: through
+service_area_parts (ST_Subdivide pieces with tight boxes), with ST_Covers (a point on an
+edge is served), and against the area itself within 1e-9 degrees of a part's edge. The
+target (a region or a box) is app/queries/coverage.py's, so that shares of demand and
+of area are of the same shape. Everything is set-based: one statement per mode for the
+demand coverage, two for a what-if, whatever the number of points and candidates.
+
+Nothing here writes: planning runs in a transaction that is always rolled back
+(``planning_scope``), under its own statement timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, text
+
+from app.queries import as_dicts
+from app.queries.coverage import DENSIFY_DEG, area_m2_sql, target_sql
+
+
+@contextmanager
+def planning_scope(connection: Connection, timeout_ms: int) -> Iterator[None]:
+    """Run the block in a transaction of its own, with ``statement_timeout`` at
+    ``timeout_ms``, and roll it back at the end.
+
+    The request's connection reads in autocommit, so there is no transaction for SET
+    LOCAL to live in: psycopg opens one (BEGIN, or a savepoint inside a caller's
+    transaction). SET LOCAL, not SET: it ends with the transaction, so the pooled
+    connection (or, behind pgbouncer in transaction mode, the server connection) keeps
+    the web timeout for the next request. The rollback also guarantees that planning
+    leaves nothing behind.
+    """
+    driver = connection.connection.driver_connection
+    with driver.transaction(force_rollback=True):
+        connection.execute(
+            text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(int(timeout_ms))}
+        )
+        yield
+
+
+def demand_set(connection: Connection, name: str) -> dict | None:
+    """A demand set's id and name, or None when there is none of that name."""
+    row = connection.execute(
+        text("SELECT id, name FROM demand_sets WHERE name = :name"), {"name": name}
+    ).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def demand_sets(connection: Connection) -> list[dict]:
+    """Every demand set by name: how many points it holds, their total weight, and when
+    it was imported (for the planner's selector)."""
+    return as_dicts(
+        connection.execute(
+            text(
+                """
+SELECT s.name, s.imported_at, count(p.id) AS points, coalesce(sum(p.weight), 0) AS weight
+FROM demand_sets AS s LEFT JOIN demand_points AS p ON p.set_id = s.id
+GROUP BY s.id ORDER BY s.name
+"""
+            )
+        )
+    )
+
+
+# The demand points of set :set_id inside the target, and, for each that an active
+# location's area of :mode covers, how many locations cover it, the lowest of their ids
+# (the one location, when there is one: whose exclusive demand it is) and whether a
+# drive-time area is among them. The GiST index of demand_points finds the points in the
+# target's box; the parts' index finds the few areas worth testing for each point.
+_DEMAND_CTES = """
+points AS MATERIALIZED (
+    SELECT p.id, p.geom, p.weight, p.label
+    FROM target AS t
+    JOIN demand_points AS p ON p.geom && t.geom
+    WHERE p.set_id = :set_id AND ST_Covers(t.geom, p.geom)
+),
+served AS MATERIALIZED (
+    SELECT x.id, count(DISTINCT a.location_id) AS servers, min(a.location_id) AS location_id,
+           bool_or(a.source = 'drive_time') AS by_drive_time
+    FROM points AS x
+    JOIN service_area_parts AS sp ON sp.geom && x.geom
+    JOIN service_areas AS a ON a.id = sp.service_area_id
+    JOIN locations AS l ON l.id = a.location_id
+    WHERE a.mode = :mode AND l.status = 'active'
+      AND CASE WHEN ST_DWithin(ST_Boundary(sp.geom), x.geom, 1e-9) THEN ST_Covers(a.geom, x.geom)
+               ELSE ST_Covers(sp.geom, x.geom) END
+    GROUP BY x.id
+)"""
+
+# Hexagons for the uncovered demand, in a plane local to the target: x is longitude
+# (relative to the target's middle meridian, wrapped) times the cosine of the target's
+# middle latitude, y is latitude, both in degrees; there a hexagon of edge s degrees is
+# close to regular and of even size across a city or a region, at any latitude (Web
+# Mercator fails at the poles). Flat-topped hexagons as ST_Hexagon(s, i, j) lays them:
+# column i's centre at x = 1.5 s i, y = sqrt(3) s (j + (i odd ? 1/2 : 0)). Their centres
+# are two rectangular lattices (even and odd columns); a point's hexagon is the one whose
+# centre is nearest, so every point falls in exactly one. The edge is the target's larger
+# extent over 1.5 :cells_across (at least :min_edge_deg), so about :cells_across columns
+# span it and the grid's size is bounded whatever the target.
+_HEXAGONS = """
+frame AS (
+    SELECT (ST_XMin(e) + ST_XMax(e)) / 2 AS lon0,
+           greatest(cos(radians((ST_YMin(e) + ST_YMax(e)) / 2)), 0.01) AS k,
+           greatest(
+               greatest((ST_XMax(e) - ST_XMin(e)) * cos(radians((ST_YMin(e) + ST_YMax(e)) / 2)),
+                        ST_YMax(e) - ST_YMin(e)) / (1.5 * :cells_across),
+               :min_edge_deg) AS s
+    FROM (SELECT ST_Envelope(geom) AS e FROM target) AS box
+),
+local AS (
+    SELECT u.weight, f.s, f.k, f.lon0,
+           (ST_X(u.geom) - f.lon0 + 180 - 360 * floor((ST_X(u.geom) - f.lon0 + 180) / 360) - 180)
+               * f.k AS x,
+           ST_Y(u.geom) AS y
+    FROM uncovered AS u CROSS JOIN frame AS f
+),
+nearest AS (
+    SELECT weight, s, k, lon0, x, y,
+           round(x / (3 * s)) AS a0, round(y / (sqrt(3) * s)) AS b0,
+           round((x - 1.5 * s) / (3 * s)) AS a1, round((y - sqrt(3) / 2 * s) / (sqrt(3) * s)) AS b1
+    FROM local
+),
+cells AS (
+    SELECT weight, s, k, lon0,
+           CASE WHEN even THEN 2 * a0 ELSE 2 * a1 + 1 END::int AS i,
+           CASE WHEN even THEN b0 ELSE b1 END::int AS j
+    FROM nearest
+    CROSS JOIN LATERAL (
+        SELECT (x - 3 * s * a0) ^ 2 + (y - sqrt(3) * s * b0) ^ 2
+               <= (x - 3 * s * a1 - 1.5 * s) ^ 2 + (y - sqrt(3) * s * (b1 + 0.5)) ^ 2 AS even
+    ) AS nearer
+),
+hexagons AS (
+    SELECT i, j, sum(weight) AS weight, count(*) AS points,
+           ST_AsGeoJSON(ST_SetSRID(ST_Affine(ST_Hexagon(min(s), i, j),
+                                             1 / min(k), 0, 0, 1, min(lon0), 0), 4326), 6)
+               AS geometry
+    FROM cells GROUP BY i, j
+)"""
+
+
+def demand_coverage(
+    connection: Connection,
+    *,
+    region_id: str | None,
+    bbox_wkb: bytes | None,
+    set_id: int,
+    mode: str,
+    max_points: int,
+    cells_across: int,
+    min_edge_deg: float,
+) -> dict | None:
+    """The demand of set ``set_id`` inside a region or box, for one mode: its points and
+    weight, the weight covered (by any area, and by drive-time areas), the number of
+    drive-time areas meeting the target, the heaviest ``max_points`` uncovered points
+    (weight, then id) with how many there are, and the uncovered weight per hexagon (see
+    _HEXAGONS) with the hexagons' edge in degrees of latitude. None when the region does
+    not exist."""
+    statement = text(
+        f"""
+WITH target AS ({target_sql(region_id)}),
+{_DEMAND_CTES},
+uncovered AS MATERIALIZED (
+    SELECT x.id, x.geom, x.weight, x.label
+    FROM points AS x LEFT JOIN served AS s ON s.id = x.id
+    WHERE s.id IS NULL
+),
+{_HEXAGONS}
+SELECT (SELECT count(*) FROM points) AS points,
+       (SELECT coalesce(sum(weight), 0) FROM points) AS weight,
+       (SELECT coalesce(sum(x.weight), 0) FROM points AS x JOIN served AS s ON s.id = x.id)
+           AS covered_weight,
+       (SELECT coalesce(sum(x.weight), 0) FROM points AS x JOIN served AS s ON s.id = x.id
+        WHERE s.by_drive_time) AS drive_time_weight,
+       (SELECT count(*) FROM service_areas AS a JOIN locations AS l ON l.id = a.location_id
+        WHERE a.mode = :mode AND a.source = 'drive_time' AND l.status = 'active'
+          AND a.geom && t.geom AND ST_Intersects(a.geom, t.geom)) AS drive_time_areas,
+       (SELECT count(*) FROM uncovered) AS uncovered_points,
+       (SELECT coalesce(json_agg(json_build_object(
+                   'id', h.id, 'lon', ST_X(h.geom), 'lat', ST_Y(h.geom),
+                   'weight', h.weight, 'label', h.label) ORDER BY h.weight DESC, h.id), '[]')
+        FROM (SELECT * FROM uncovered ORDER BY weight DESC, id LIMIT :max_points) AS h)
+           AS heaviest,
+       (SELECT coalesce(json_agg(json_build_object(
+                   'i', h.i, 'j', h.j, 'weight', h.weight, 'points', h.points,
+                   'geometry', h.geometry::json) ORDER BY h.weight DESC, h.i, h.j), '[]')
+        FROM hexagons AS h) AS hexagons,
+       (SELECT s FROM frame) AS hex_edge_deg
+FROM target AS t
+"""
+    )
+    row = (
+        connection.execute(
+            statement,
+            {
+                "region_id": region_id,
+                "bbox": bbox_wkb,
+                "set_id": set_id,
+                "mode": mode,
+                "max_points": max_points,
+                "cells_across": cells_across,
+                "min_edge_deg": min_edge_deg,
+            },
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row is not None else None
+
+
+def what_if_areas(
+    connection: Connection,
+    *,
+    region_id: str | None,
+    bbox_wkb: bytes | None,
+    mode: str,
+    candidates: list[bytes],
+    min_area_m2: float,
+) -> dict | None:
+    """Areas of a what-if, for each candidate (WKB MultiPolygons, numbered from 1) and
+    for all of them together (number 0): the part inside the target, how much of it
+    today's active ``mode`` areas already cover (the overlap), and, per existing location
+    whose area meets it, the area only that location served there that the candidate
+    would now share (at least ``min_area_m2``: GEOS rounds where it cuts).
+
+    Today's areas are taken as the coverage summary takes them (bounded copies of shapes
+    of more than BOUNDED_VERTICES vertices), so gains agree with recomputing it. Returns
+    ``{"target_m2", "tolerance_deg", "candidates": [{"idx", "area_m2", "overlap_m2"}],
+    "exclusive": [{"idx", "location_id", "area_m2"}]}``; None when the region does not
+    exist.
+    """
+    statement = text(
+        f"""
+WITH target AS ({target_sql(region_id)}),
+given AS (
+    SELECT c.idx::int AS idx, ST_GeomFromWKB(c.wkb, 4326) AS geom
+    FROM unnest(CAST(:candidates AS bytea[])) WITH ORDINALITY AS c(wkb, idx)
+),
+cut AS MATERIALIZED (
+    SELECT k.idx,
+           CASE WHEN ST_CoveredBy(k.geom, t.geom) THEN k.geom
+                ELSE ST_CollectionExtract(ST_Intersection(k.geom, t.geom), 3) END AS geom
+    FROM (SELECT idx, geom FROM given
+          UNION ALL SELECT 0, ST_Union(geom) FROM given) AS k
+    CROSS JOIN target AS t
+),
+pieces AS MATERIALIZED (
+    -- Today's areas inside each candidate: found through the areas' GiST index.
+    SELECT k.idx, a.location_id, coalesce(b.tolerance_deg, 0) AS tolerance_deg,
+           ST_CollectionExtract(ST_Intersection(w.geom, k.geom), 3) AS geom
+    FROM cut AS k
+    JOIN service_areas AS a ON a.geom && k.geom AND a.mode = :mode
+    JOIN locations AS l ON l.id = a.location_id AND l.status = 'active'
+    LEFT JOIN service_area_bounded AS b ON b.id = a.id
+    CROSS JOIN LATERAL (SELECT coalesce(b.geom, a.geom) AS geom) AS w
+    WHERE NOT ST_IsEmpty(k.geom) AND ST_Intersects(w.geom, k.geom)
+),
+overlap AS (
+    SELECT idx, ST_Union(geom) AS geom FROM pieces GROUP BY idx
+),
+exclusive AS (
+    -- A location's piece less the pieces of the other locations it meets: what only it
+    -- served inside the candidate.
+    SELECT x.idx, x.location_id,
+           {
+            area_m2_sql(
+                "ST_Difference(x.geom, coalesce(("
+                "SELECT ST_Union(y.geom) FROM pieces AS y"
+                " WHERE y.idx = x.idx AND y.location_id <> x.location_id"
+                " AND ST_Intersects(x.geom, y.geom)),"
+                " 'SRID=4326;POLYGON EMPTY'::geometry))"
+            )
+        } AS area_m2
+    FROM pieces AS x
+)
+SELECT (SELECT {area_m2_sql("t.geom")} FROM target AS t) AS target_m2,
+       greatest((SELECT tolerance_deg FROM target),
+                (SELECT max(tolerance_deg) FROM pieces)) AS tolerance_deg,
+       (SELECT json_agg(json_build_object(
+                   'idx', k.idx, 'area_m2', {area_m2_sql("k.geom")},
+                   'overlap_m2', {area_m2_sql("o.geom")}) ORDER BY k.idx)
+        FROM cut AS k LEFT JOIN overlap AS o ON o.idx = k.idx) AS candidates,
+       (SELECT coalesce(json_agg(json_build_object(
+                   'idx', e.idx, 'location_id', e.location_id, 'area_m2', e.area_m2)
+                   ORDER BY e.idx, e.location_id), '[]')
+        FROM exclusive AS e WHERE e.area_m2 >= :min_area_m2) AS exclusive
+WHERE EXISTS (SELECT 1 FROM target)
+"""
+    )
+    row = (
+        connection.execute(
+            statement,
+            {
+                "region_id": region_id,
+                "bbox": bbox_wkb,
+                "mode": mode,
+                "candidates": candidates,
+                "min_area_m2": min_area_m2,
+                "densify": DENSIFY_DEG,
+            },
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row is not None else None
+
+
+def what_if_demand(
+    connection: Connection,
+    *,
+    region_id: str | None,
+    bbox_wkb: bytes | None,
+    set_id: int,
+    mode: str,
+    candidates: list[bytes],
+) -> list[dict]:
+    """The demand of a what-if in groups: the points of set ``set_id`` inside the target
+    grouped by whether today's ``mode`` areas cover them (``covered``), the one location
+    that alone covers them (``exclusive_location``, only for points some candidate
+    covers) and the candidates (numbered from 1) that cover them (``candidates``, empty
+    for none), each group with its ``weight`` and ``points``. Everything a what-if says
+    about demand (gains, overlaps, exclusivity lost, the greedy choice) is a sum over
+    these groups, and there are few of them: points that no candidate covers fall into
+    two."""
+    statement = text(
+        f"""
+WITH target AS ({target_sql(region_id)}),
+{_DEMAND_CTES},
+given AS (
+    SELECT c.idx::int AS idx, ST_GeomFromWKB(c.wkb, 4326) AS geom
+    FROM unnest(CAST(:candidates AS bytea[])) WITH ORDINALITY AS c(wkb, idx)
+),
+hits AS (
+    -- Per candidate, the set's points in it (its GiST index), then those in the target.
+    SELECT p.id, array_agg(k.idx ORDER BY k.idx) AS candidates
+    FROM given AS k
+    JOIN demand_points AS p ON p.geom && k.geom AND p.set_id = :set_id
+    CROSS JOIN target AS t
+    WHERE ST_Covers(k.geom, p.geom) AND ST_Covers(t.geom, p.geom)
+    GROUP BY p.id
+)
+SELECT s.id IS NOT NULL AS covered,
+       CASE WHEN s.servers = 1 AND h.id IS NOT NULL THEN s.location_id END
+           AS exclusive_location,
+       coalesce(h.candidates, '{{}}') AS candidates,
+       sum(x.weight) AS weight, count(*) AS points
+FROM points AS x
+LEFT JOIN served AS s ON s.id = x.id
+LEFT JOIN hits AS h ON h.id = x.id
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3
+"""
+    )
+    return as_dicts(
+        connection.execute(
+            statement,
+            {
+                "region_id": region_id,
+                "bbox": bbox_wkb,
+                "set_id": set_id,
+                "mode": mode,
+                "candidates": candidates,
+            },
+        )
+    )
+
+
+def location_names(connection: Connection, ids: list[int]) -> dict[int, dict]:
+    """external_id and name of locations by internal id."""
+    rows = connection.execute(
+        text("SELECT id, external_id, name FROM locations WHERE id = ANY(:ids)"), {"ids": ids}
+    )
+    return {row.id: {"external_id": row.external_id, "name": row.name} for row in rows}
+
+
+def region_exists(connection: Connection, region_id: str) -> bool:
+    return connection.execute(
+        text("SELECT EXISTS (SELECT 1 FROM regions WHERE region_id = :id)"), {"id": region_id}
+    ).scalar_one()
