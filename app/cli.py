@@ -18,6 +18,7 @@ from app.extensions import db
 from app.geocoding import load_gazetteer
 from app.importing import (
     DATASETS,
+    PLAUSIBILITY_CHECKS,
     ImportFileError,
     ImportOptions,
     ImportReport,
@@ -51,6 +52,10 @@ MAX_REJECTIONS_SHOWN = 50
 def _print_report(report: ImportReport) -> None:
     for rejection in report.rejected[:MAX_REJECTIONS_SHOWN]:
         click.echo(f"  rejected {rejection.describe(report.unit)}", err=True)
+    for warning in report.warnings[:MAX_REJECTIONS_SHOWN]:
+        click.echo(f"  warning {warning.describe(report.unit)}", err=True)
+    if report.timings:
+        click.echo(f"  time: {report.phases()}", err=True)
     hidden = len(report.rejected) - MAX_REJECTIONS_SHOWN
     if hidden > 0:
         click.echo(f"  ... and {hidden} more rejected rows", err=True)
@@ -74,8 +79,15 @@ def _print_report(report: ImportReport) -> None:
     help="The kind of file, when its header or properties cannot tell.",
 )
 @click.option("--demand-set", help="Demand: the named set the file replaces.")
+@click.option(
+    "--allow",
+    "allow",
+    multiple=True,
+    type=click.Choice(PLAUSIBILITY_CHECKS),
+    help="Downgrade a plausibility check to a warning (repeatable).",
+)
 def import_command(
-    path, skip_invalid, dry_run, make_valid, no_progress, replace, dataset, demand_set
+    path, skip_invalid, dry_run, make_valid, no_progress, replace, dataset, demand_set, allow
 ):
     """Import locations, service areas or regions from a CSV or GeoJSON file.
 
@@ -91,6 +103,7 @@ def import_command(
         replace=replace,
         dataset=dataset,
         demand_set=demand_set,
+        allow=frozenset(allow),
     )
     try:
         with db.transaction() as connection:
@@ -277,14 +290,17 @@ def holds_purge(keep_days):
     "--scope",
     "scopes",
     multiple=True,
+    required=True,
     type=click.Choice(tokens.SCOPES),
-    default=tokens.SCOPES,
-    show_default=True,
-    help="Repeatable.",
+    help="Required, repeatable: write (admin edits), import (files), orders (holds and"
+    " orders). A token gets only the scopes named here.",
 )
 def token_create(name, scopes):
-    """Create a token NAME and print it; only its hash is stored, so keep it now."""
-    with db.transaction() as connection:
+    """Create a token NAME and print it; only its hash is stored, so keep it now.
+
+    Example: flask locator token create ops --scope write --scope import
+    """
+    with _key_errors(), db.transaction() as connection:
         token = tokens.create_token(connection, name, list(scopes))
     click.echo(token)
 
@@ -402,7 +418,8 @@ def _pgbouncer_root() -> Path:
 
 @contextmanager
 def _key_errors():
-    """A refused key operation is the operator's mistake: a message, not a traceback."""
+    """A refused key or token operation is the operator's mistake: a message, not a
+    traceback."""
     try:
         yield
     except LocatorError as error:

@@ -74,7 +74,7 @@ class DemandQuery(StrictSchema):
         _one_target(data)
 
 
-class CandidateSchema(StrictSchema):
+class SiteCandidateSchema(StrictSchema):
     id = Text(
         max_length=MAX_POINT_ID_LENGTH,
         metadata={"description": "The caller's name for the site, echoed back."},
@@ -114,7 +114,7 @@ class WhatIfBody(BodySchema):
     )
     demand = _demand_set()
     candidates = fields.List(
-        fields.Nested(CandidateSchema),
+        fields.Nested(SiteCandidateSchema),
         required=True,
         validate=validate.Length(min=1, max=MAX_WHATIF_CANDIDATES),
         metadata={"description": f"1..{MAX_WHATIF_CANDIDATES} candidate sites."},

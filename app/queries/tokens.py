@@ -14,6 +14,13 @@ def create_token(connection: Connection, name: str, token_sha256: str, scopes: l
     )
 
 
+def token_named(connection: Connection, name: str) -> int | None:
+    """The id of the token called ``name``, live or revoked, if there is one."""
+    return connection.execute(
+        text("SELECT id FROM api_tokens WHERE name = :n"), {"n": name}
+    ).scalar_one_or_none()
+
+
 def revoke_token(connection: Connection, name: str) -> bool:
     """Revoke by name; False when no live token has that name."""
     result = connection.execute(

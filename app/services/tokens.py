@@ -7,7 +7,7 @@ import secrets
 
 from sqlalchemy import Connection
 
-from app.errors import Forbidden, Unauthorized
+from app.errors import Forbidden, InvalidInput, Unauthorized
 from app.queries import tokens as sql
 
 # write: admin edits; import: files; orders: holds and orders (checkout backends).
@@ -25,7 +25,16 @@ def new_token() -> str:
 
 
 def create_token(connection: Connection, name: str, scopes: list[str]) -> str:
-    """Store a new token's hash under ``name``; return the token (shown once)."""
+    """Store a new token's hash under ``name``; return the token (shown once).
+
+    Names are never reused, not even a revoked token's: logs and audits name tokens.
+    """
+    if sql.token_named(connection, name) is not None:
+        raise InvalidInput(
+            f"a token named {name!r} exists already; choose another name"
+            " (revoked tokens keep their names)",
+            field="name",
+        )
     token = new_token()
     sql.create_token(connection, name, hash_token(token), sorted(set(scopes)))
     return token

@@ -206,6 +206,23 @@ def test_token_cli_creates_lists_and_revokes(runner, connection):
     assert runner.invoke(args=["locator", "token", "revoke", "ops"]).exit_code != 0
 
 
+def test_token_cli_needs_scopes_and_refuses_a_taken_name_in_one_line(runner, connection):
+    unscoped = runner.invoke(args=["locator", "token", "create", "ops"])
+    assert unscoped.exit_code == 2 and "--scope" in unscoped.output
+    assert connection.execute(text("SELECT count(*) FROM api_tokens")).scalar() == 0
+    assert (
+        runner.invoke(args=["locator", "token", "create", "ops", "--scope", "write"]).exit_code == 0
+    )
+    runner.invoke(args=["locator", "token", "revoke", "ops"])
+    again = runner.invoke(args=["locator", "token", "create", "ops", "--scope", "import"])
+    assert again.exit_code == 1 and again.exception.__class__ is SystemExit
+    assert again.output.strip().splitlines() == [
+        "Error: a token named 'ops' exists already; choose another name (revoked tokens keep"
+        " their names)"
+    ]
+    assert connection.execute(text("SELECT count(*) FROM api_tokens")).scalar() == 1
+
+
 def _ring_body(vertices: int, decimals: int) -> str:
     """A service-area body: a circle of ``vertices`` points around the locker, compact."""
     import json
