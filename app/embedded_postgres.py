@@ -131,6 +131,14 @@ class EmbeddedPostgres:
         name = database or self.database
         if self._socket_usable():
             return f"postgresql+psycopg://{SUPERUSER}@/{name}?host={self.socket_dir}&port={port}"
+        return self.loopback_url(database)
+
+    def loopback_url(self, database: str | None = None) -> str:
+        """SQLAlchemy URL over loopback TCP with the password, for clients that take no
+        unix socket (a peer server in a benchmark)."""
+        state = self._state()
+        port = self.running_port() if self.is_running() else state["port"]
+        name = database or self.database
         return f"postgresql+psycopg://{SUPERUSER}:{state['password']}@127.0.0.1:{port}/{name}"
 
     def conninfo(self, database: str | None = None) -> str:

@@ -128,20 +128,13 @@ def load(base_url: str, paths: list[str], seconds: float, connections: int) -> d
 
 def tcp_url(database_url: str, workdir: Path) -> str:
     """The bench database as a loopback TCP URL: tipg's settings refuse a URL without a
-    host (the embedded cluster's unix socket), and the cluster also listens on 127.0.0.1,
-    with the password it keeps in its state file."""
+    host (the embedded cluster's unix socket); the cluster also listens on 127.0.0.1,
+    with a password."""
     url = make_url(database_url)
-    if url.host:
-        return url.set(drivername="postgresql").render_as_string(hide_password=False)
-    password = EmbeddedPostgres(workdir / "postgres")._state()["password"]
-    tcp = url.set(
-        drivername="postgresql",
-        host="127.0.0.1",
-        port=int(url.query["port"]),
-        password=password,
-        query={},
-    )
-    return tcp.render_as_string(hide_password=False)
+    if not url.host:
+        cluster = EmbeddedPostgres(workdir / "postgres", database=url.database)
+        url = make_url(cluster.loopback_url())
+    return url.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from flask import Flask, send_from_directory
 from flask_smorest import Api
 
 from app.api.auth import ADMIN_TOKEN_SCHEME
+from app.api.docs import TAGS, ExamplesPlugin
 from app.api.problems import PROBLEM_JSON
 from app.api.schemas import ProblemSchema
 from app.services.client_keys import KEY_HEADER
@@ -48,7 +49,9 @@ API_SETTINGS = {
     # counts against its address's small anonymous quota, or gets a 401 when
     # REQUIRE_CLIENT_KEY is set. Admin and order operations name their bearer token
     # instead (app/api/auth.py).
-    "API_SPEC_OPTIONS": {"security": [{}, {"clientKey": []}]},
+    # The tags /api/docs groups operations under, named for a reader (app/api/docs.py),
+    # instead of one per blueprint.
+    "API_SPEC_OPTIONS": {"security": [{}, {"clientKey": []}], "tags": TAGS},
 }
 
 SECURITY_SCHEMES = {
@@ -75,7 +78,8 @@ def init_app(app: Flask) -> None:
     for key, value in API_SETTINGS.items():
         app.config.setdefault(key, value)
     # One Api per app: flask-smorest keeps the spec on the instance.
-    api = LocatorApi(app)
+    # ExamplesPlugin tags every operation and adds its examples as it is registered.
+    api = LocatorApi(app, spec_kwargs={"extra_plugins": [ExamplesPlugin()]})
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
     from app.api import admin, fulfilment, holds, ogc, planning, roads, routes, tiles

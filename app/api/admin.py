@@ -20,6 +20,7 @@ from app.errors import InvalidInput, NotFound, TooLarge
 from app.extensions import db
 from app.importing import (
     DATASETS,
+    PLAUSIBILITY_CHECKS,
     ImportFileError,
     ImportOptions,
     ImportReport,
@@ -50,6 +51,11 @@ class ImportQuery(StrictSchema):
         validate=validate.Regexp(r"^[A-Za-z0-9._:-]{1,64}$"),
         metadata={"description": "Demand: the named set the file replaces."},
     )
+    allow = fields.List(
+        fields.String(validate=validate.OneOf(PLAUSIBILITY_CHECKS)),
+        load_default=[],
+        metadata={"description": "Plausibility checks that only warn (repeatable)."},
+    )
 
 
 class MakeValidQuery(StrictSchema):
@@ -64,6 +70,7 @@ def _options(args: dict) -> ImportOptions:
         max_polygon_vertices=current_app.config["MAX_POLYGON_VERTICES"],
         dataset=args.get("dataset"),
         demand_set=args.get("demand_set"),
+        allow=frozenset(args.get("allow", ())),
     )
 
 

@@ -65,6 +65,7 @@ SETTINGS_FIELDS = (
     "lead_minutes",
 )
 DEMAND_FIELDS = ("lat", "lon", "weight", "label")
+MAX_WARNINGS_KEPT = 1000
 
 
 @dataclass
@@ -82,7 +83,14 @@ class Stage:
         self.report.rejected.extend(Rejection(number, name, message) for name, message in errors)
 
     def warn(self, number: int, errors: list) -> None:
-        self.report.warnings.extend(Rejection(number, name, message) for name, message in errors)
+        """Record warnings; only the first MAX_WARNINGS_KEPT are kept, all are counted
+        (a file whose every row warns must not hold a million messages in memory)."""
+        self.report.warning_count += len(errors)
+        room = MAX_WARNINGS_KEPT - len(self.report.warnings)
+        if room > 0:
+            self.report.warnings.extend(
+                Rejection(number, name, message) for name, message in errors[:room]
+            )
 
     @property
     def writing(self) -> bool:
@@ -161,6 +169,15 @@ def validate_location(raw: dict, row: Row, stage: Stage, positions: Positions) -
     has neither, from the gazetteer (its postcode, else its city). Every field error is
     collected so the report names them all.
     """
+    values = _plain_location(raw, row)
+    if values is not None:
+        lon, lat = values["lon"], values["lat"]
+        refused, warned = plausibility_problems(values, lon, lat, positions, stage.options)
+        if warned:
+            stage.warn(row.number, warned)
+        if refused:
+            raise RowErrors(refused)
+        return values
     check = f.FieldChecker()
     values = {
         column: check(name, convert, raw.get(name))
@@ -198,6 +215,30 @@ def validate_location(raw: dict, row: Row, stage: Stage, positions: Positions) -
         attributes=row.attributes,
         position_source=source,
         position_confidence=confidence,
+    )
+    return values
+
+
+def _plain_location(raw: dict, row: Row) -> dict | None:
+    """The fast path: a row with its own position and no error, converted in one go
+    (most rows of most files); None sends the row down the checked path, which collects
+    every field error, or places it from the gazetteer."""
+    get = raw.get
+    try:
+        values = {column: convert(get(name)) for name, column, convert in _LOCATION_CONVERTERS}
+        if row.geometry is not None:
+            lon, lat = parse_geojson_point(row.geometry)
+        else:
+            lon, lat = parse_longitude(get("lon")), parse_latitude(get("lat"))
+        values["timezone"] = f.timezone_for(get("timezone"), lon, lat)
+    except InvalidValue:
+        return None
+    values.update(
+        lon=lon,
+        lat=lat,
+        attributes=row.attributes,
+        position_source="file",
+        position_confidence=None,
     )
     return values
 

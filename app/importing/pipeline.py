@@ -180,21 +180,33 @@ def _import_rows(
         with bar, connection.begin_nested():
             sql.disable_statement_timeout(connection)
             sql.lock_dataset(connection, table)
-            stage = Stage(connection, rows, options, report, bar.update, header_extra)
-            staged = dataset.stage(dataset, stage)
+            read, validated = _Timed(rows), None
+            stage = Stage(connection, read, options, report, bar.update, header_extra)
+            validated = _Timed(dataset.stage(dataset, stage))
+            copy_started = time.perf_counter()
             if options.dry_run:
-                copied = sum(1 for _ in staged)
+                copied = sum(1 for _ in validated)
             else:
-                copied = sql.copy_into_staging(connection, table, staged)
+                copied = sql.copy_into_staging(connection, table, validated)
+            timings = report.timings
+            timings["reading"] = read.seconds
+            timings["validation"] = validated.seconds - read.seconds
+            timings["copy"] = time.perf_counter() - copy_started - validated.seconds
             report.rejected.sort(key=lambda rejection: rejection.row)
             if options.dry_run or (report.rejected and not options.skip_invalid):
                 raise _Rollback
             if options.progress and copied >= 10_000:
                 tqdm.write(f"writing {copied} rows into {dataset.name}...")
+            write_started = time.perf_counter()
             _write(connection, dataset, options, report, copied)
+            timings["upsert"] = (
+                time.perf_counter() - write_started - timings.get("index builds", 0.0)
+            )
+            analyze_started = time.perf_counter()
             sql.analyze_written_tables(
                 connection, table, report.created + report.updated + report.replaced
             )
+            timings["analyze"] = time.perf_counter() - analyze_started
             report.applied = True
     except _Rollback:
         pass
@@ -210,4 +222,27 @@ def _write(connection, dataset: Dataset, options: ImportOptions, report: ImportR
         return
     if options.replace:
         report.replaced = sql.replace_from_staging(connection, table)
-    report.created, report.updated = sql.upsert_from_staging(connection, table, copied)
+    report.created, report.updated = sql.upsert_from_staging(
+        connection, table, copied, report.timings
+    )
+
+
+class _Timed:
+    """An iterator that adds up the time spent producing its items: the pipeline's
+    stages are nested generators, and this is how the report splits the time."""
+
+    __slots__ = ("items", "seconds")
+
+    def __init__(self, items) -> None:
+        self.items = iter(items)
+        self.seconds = 0.0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        started = time.perf_counter()
+        try:
+            return next(self.items)
+        finally:
+            self.seconds += time.perf_counter() - started

@@ -40,9 +40,12 @@ class ImportReport:
     replaced: int = 0  # --replace: rows the file did not name that it set to 0
     demand_set: str | None = None  # demand: the set the file replaced
     # Plausibility checks downgraded to warnings (--allow): the rows were imported.
-    warnings: list[Rejection] = field(default_factory=list)
+    warnings: list[Rejection] = field(default_factory=list)  # the first 1,000 of them
+    warning_count: int = 0
     merged: int = 0  # service areas: features merged into another of their (location, mode)
     attributes_kept: dict = field(default_factory=dict)  # extra fields kept as attributes
+    # Seconds per phase: reading, validation, copy, upsert, index builds, analyze.
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def valid(self) -> int:
@@ -55,6 +58,10 @@ class ImportReport:
     @property
     def rows_per_second(self) -> float:
         return self.total / self.seconds if self.seconds else 0.0
+
+    def phases(self) -> str:
+        """Where the time went, one line: reading 1.2 s, validation 3.4 s, ..."""
+        return ", ".join(f"{phase} {seconds:.2f} s" for phase, seconds in self.timings.items())
 
     def summary(self) -> str:
         """One line: created, updated, unchanged, rejected, and the speed."""
@@ -73,8 +80,8 @@ class ImportReport:
             outcome = f"dry run: {self.valid} valid, rejected {len(self.rejected)}, nothing written"
         else:
             outcome = f"nothing written: rejected {len(self.rejected)} of {self.total}"
-        if self.warnings:
-            outcome += f", {len(self.warnings)} warnings"
+        if self.warning_count:
+            outcome += f", {self.warning_count} warnings"
         if self.attributes_kept:
             outcome += f"; kept as attributes: {', '.join(list(self.attributes_kept)[:20])}"
         return (
@@ -97,11 +104,13 @@ class ImportReport:
             "warnings": [
                 {self.unit: r.row, "field": r.field, "message": r.message} for r in self.warnings
             ],
+            "warning_count": self.warning_count,
             "merged": self.merged,
             "attributes": list(self.attributes_kept),
             "dry_run": self.dry_run,
             "applied": self.applied,
             "seconds": round(self.seconds, 3),
+            "timings": {phase: round(seconds, 3) for phase, seconds in self.timings.items()},
             "rows_per_second": round(self.rows_per_second),
         }
 

@@ -1,8 +1,7 @@
 """Planning SQL (DESIGN §4.9): demand sets, the demand a network covers, and what-if sites.
 
-Demand points are tested against service areas the way /coverage tests a point: through
-service_area_parts (ST_Subdivide pieces with tight boxes), with ST_Covers (a point on an
-edge is served), and against the area itself within 1e-9 degrees of a part's edge. The
+Demand points are tested against the service areas themselves with ST_Covers (a point
+on an edge is served), area by area (see _DEMAND). The
 target (a region or a box) is app/queries/coverage.py's, so that shares of demand and
 of area are of the same shape. Everything is set-based: one statement per mode for the
 demand coverage, two for a what-if, whatever the number of points and candidates.
@@ -21,6 +20,13 @@ from sqlalchemy import Connection, text
 from app.queries import as_dicts
 from app.queries.coverage import DENSIFY_DEG, area_m2_sql, target_sql
 
+# Memory a planning statement's sorts and hashes may use before they spill to disk: the
+# (point, area) pairs of a region's demand are grouped by point, and with the default
+# 4 MB the 1.9 million pairs of 100,000 points in the demo's overlapping circles were
+# sorted on disk (2 s; 170 MB in memory). Planning calls are few; checkout's many small
+# statements keep the default.
+PLANNING_WORK_MEM = "256MB"
+
 
 @contextmanager
 def planning_scope(connection: Connection, timeout_ms: int) -> Iterator[None]:
@@ -37,7 +43,11 @@ def planning_scope(connection: Connection, timeout_ms: int) -> Iterator[None]:
     driver = connection.connection.driver_connection
     with driver.transaction(force_rollback=True):
         connection.execute(
-            text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(int(timeout_ms))}
+            text(
+                "SELECT set_config('statement_timeout', :ms, true),"
+                " set_config('work_mem', :work_mem, true)"
+            ),
+            {"ms": str(int(timeout_ms)), "work_mem": PLANNING_WORK_MEM},
         )
         yield
 
@@ -66,30 +76,64 @@ GROUP BY s.id ORDER BY s.name
     )
 
 
-# The demand points of set :set_id inside the target, and, for each that an active
-# location's area of :mode covers, how many locations cover it, the lowest of their ids
-# (the one location, when there is one: whose exclusive demand it is) and whether a
-# drive-time area is among them. The GiST index of demand_points finds the points in the
-# target's box; the parts' index finds the few areas worth testing for each point.
-_DEMAND_CTES = """
-points AS MATERIALIZED (
-    SELECT p.id, p.geom, p.weight, p.label
-    FROM target AS t
-    JOIN demand_points AS p ON p.geom && t.geom
-    WHERE p.set_id = :set_id AND ST_Covers(t.geom, p.geom)
-),
-served AS MATERIALIZED (
-    SELECT x.id, count(DISTINCT a.location_id) AS servers, min(a.location_id) AS location_id,
-           bool_or(a.source = 'drive_time') AS by_drive_time
-    FROM points AS x
-    JOIN service_area_parts AS sp ON sp.geom && x.geom
-    JOIN service_areas AS a ON a.id = sp.service_area_id
-    JOIN locations AS l ON l.id = a.location_id
-    WHERE a.mode = :mode AND l.status = 'active'
-      AND CASE WHEN ST_DWithin(ST_Boundary(sp.geom), x.geom, 1e-9) THEN ST_Covers(a.geom, x.geom)
-               ELSE ST_Covers(sp.geom, x.geom) END
-    GROUP BY x.id
+# One row per demand point of set :set_id inside the target: its weight, position and
+# label; how many active locations' areas of :mode cover it (``servers``), the lowest of
+# their ids (the one location, when there is one: whose exclusive demand it is) and
+# whether a drive-time area is among them; and, in a what-if, the candidates covering it
+# ({candidate_rows} adds their rows).
+#
+# Each area meeting the target finds the points in its box through demand_points' GiST
+# index and tests them against itself: consecutive tests against the same polygon let
+# PostGIS prepare it once (an indexed polygon), so a point costs the same whatever the
+# area's size, and the test is exact (ST_Covers: a point on an edge is served). Testing
+# each point against the subdivided parts instead, as /coverage does for a few points,
+# took 24 s for 100,000 points in the demo's circles; this takes 5.
+#
+# The points, their (point, area) pairs and their (point, candidate) pairs are one
+# UNION ALL grouped by point, never a join of one set to another: the planner cannot
+# estimate such sets, took each for a row or two, and joined 100,000 points to 30,000
+# covered ones in a nested loop (minutes).
+_DEMAND = """
+demand AS MATERIALIZED (
+    SELECT id, max(weight) AS weight, max(lon) AS lon, max(lat) AS lat, max(label) AS label,
+           count(location_id) AS servers, min(location_id) AS location_id,
+           coalesce(bool_or(by_drive_time), false) AS by_drive_time,
+           coalesce(array_agg(candidate ORDER BY candidate)
+                    FILTER (WHERE candidate IS NOT NULL), '{{}}') AS candidates
+    FROM (
+        SELECT p.id, p.weight, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat, p.label,
+               NULL::bigint AS location_id, NULL::boolean AS by_drive_time,
+               NULL::int AS candidate
+        FROM target AS t
+        JOIN demand_points AS p ON p.geom && t.geom
+        WHERE p.set_id = :set_id AND ST_Covers(t.geom, p.geom)
+        UNION ALL
+        SELECT p.id, NULL, NULL, NULL, NULL, a.location_id, a.source = 'drive_time', NULL
+        FROM target AS t
+        JOIN service_areas AS a ON a.geom && t.geom
+        JOIN locations AS l ON l.id = a.location_id
+        JOIN demand_points AS p ON p.geom && a.geom
+        WHERE a.mode = :mode AND l.status = 'active' AND p.set_id = :set_id
+          AND p.geom && t.geom AND ST_Covers(a.geom, p.geom)
+        {candidate_rows}
+    ) AS rows
+    GROUP BY id
+    HAVING count(weight) > 0  -- inside the target: outside it, only pairs have rows
 )"""
+
+# A what-if's candidates (WKB, numbered from 1), and a row per point each one covers.
+_GIVEN = """
+given AS (
+    SELECT c.idx::int AS idx, ST_GeomFromWKB(c.wkb, 4326) AS geom
+    FROM unnest(CAST(:candidates AS bytea[])) WITH ORDINALITY AS c(wkb, idx)
+)"""
+_CANDIDATE_ROWS = """
+        UNION ALL
+        SELECT p.id, NULL, NULL, NULL, NULL, NULL, NULL, k.idx
+        FROM given AS k
+        CROSS JOIN target AS t
+        JOIN demand_points AS p ON p.geom && k.geom
+        WHERE p.set_id = :set_id AND p.geom && t.geom AND ST_Covers(k.geom, p.geom)"""
 
 # Hexagons for the uncovered demand, in a plane local to the target: x is longitude
 # (relative to the target's middle meridian, wrapped) times the cosine of the target's
@@ -113,9 +157,8 @@ frame AS (
 ),
 local AS (
     SELECT u.weight, f.s, f.k, f.lon0,
-           (ST_X(u.geom) - f.lon0 + 180 - 360 * floor((ST_X(u.geom) - f.lon0 + 180) / 360) - 180)
-               * f.k AS x,
-           ST_Y(u.geom) AS y
+           (u.lon - f.lon0 + 180 - 360 * floor((u.lon - f.lon0 + 180) / 360) - 180) * f.k AS x,
+           u.lat AS y
     FROM uncovered AS u CROSS JOIN frame AS f
 ),
 nearest AS (
@@ -163,25 +206,21 @@ def demand_coverage(
     statement = text(
         f"""
 WITH target AS ({target_sql(region_id)}),
-{_DEMAND_CTES},
+{_DEMAND.format(candidate_rows="")},
 uncovered AS MATERIALIZED (
-    SELECT x.id, x.geom, x.weight, x.label
-    FROM points AS x LEFT JOIN served AS s ON s.id = x.id
-    WHERE s.id IS NULL
+    SELECT id, lon, lat, weight, label FROM demand WHERE servers = 0
 ),
 {_HEXAGONS}
-SELECT (SELECT count(*) FROM points) AS points,
-       (SELECT coalesce(sum(weight), 0) FROM points) AS weight,
-       (SELECT coalesce(sum(x.weight), 0) FROM points AS x JOIN served AS s ON s.id = x.id)
-           AS covered_weight,
-       (SELECT coalesce(sum(x.weight), 0) FROM points AS x JOIN served AS s ON s.id = x.id
-        WHERE s.by_drive_time) AS drive_time_weight,
+SELECT (SELECT count(*) FROM demand) AS points,
+       (SELECT coalesce(sum(weight), 0) FROM demand) AS weight,
+       (SELECT coalesce(sum(weight), 0) FROM demand WHERE servers > 0) AS covered_weight,
+       (SELECT coalesce(sum(weight), 0) FROM demand WHERE by_drive_time) AS drive_time_weight,
        (SELECT count(*) FROM service_areas AS a JOIN locations AS l ON l.id = a.location_id
         WHERE a.mode = :mode AND a.source = 'drive_time' AND l.status = 'active'
           AND a.geom && t.geom AND ST_Intersects(a.geom, t.geom)) AS drive_time_areas,
        (SELECT count(*) FROM uncovered) AS uncovered_points,
        (SELECT coalesce(json_agg(json_build_object(
-                   'id', h.id, 'lon', ST_X(h.geom), 'lat', ST_Y(h.geom),
+                   'id', h.id, 'lon', h.lon, 'lat', h.lat,
                    'weight', h.weight, 'label', h.label) ORDER BY h.weight DESC, h.id), '[]')
         FROM (SELECT * FROM uncovered ORDER BY weight DESC, id LIMIT :max_points) AS h)
            AS heaviest,
@@ -236,10 +275,7 @@ def what_if_areas(
     statement = text(
         f"""
 WITH target AS ({target_sql(region_id)}),
-given AS (
-    SELECT c.idx::int AS idx, ST_GeomFromWKB(c.wkb, 4326) AS geom
-    FROM unnest(CAST(:candidates AS bytea[])) WITH ORDINALITY AS c(wkb, idx)
-),
+{_GIVEN},
 cut AS MATERIALIZED (
     SELECT k.idx,
            CASE WHEN ST_CoveredBy(k.geom, t.geom) THEN k.geom
@@ -329,28 +365,13 @@ def what_if_demand(
     statement = text(
         f"""
 WITH target AS ({target_sql(region_id)}),
-{_DEMAND_CTES},
-given AS (
-    SELECT c.idx::int AS idx, ST_GeomFromWKB(c.wkb, 4326) AS geom
-    FROM unnest(CAST(:candidates AS bytea[])) WITH ORDINALITY AS c(wkb, idx)
-),
-hits AS (
-    -- Per candidate, the set's points in it (its GiST index), then those in the target.
-    SELECT p.id, array_agg(k.idx ORDER BY k.idx) AS candidates
-    FROM given AS k
-    JOIN demand_points AS p ON p.geom && k.geom AND p.set_id = :set_id
-    CROSS JOIN target AS t
-    WHERE ST_Covers(k.geom, p.geom) AND ST_Covers(t.geom, p.geom)
-    GROUP BY p.id
-)
-SELECT s.id IS NOT NULL AS covered,
-       CASE WHEN s.servers = 1 AND h.id IS NOT NULL THEN s.location_id END
+{_GIVEN},
+{_DEMAND.format(candidate_rows=_CANDIDATE_ROWS)}
+SELECT servers > 0 AS covered,
+       CASE WHEN servers = 1 AND candidates <> '{{}}' THEN location_id END
            AS exclusive_location,
-       coalesce(h.candidates, '{{}}') AS candidates,
-       sum(x.weight) AS weight, count(*) AS points
-FROM points AS x
-LEFT JOIN served AS s ON s.id = x.id
-LEFT JOIN hits AS h ON h.id = x.id
+       candidates, sum(weight) AS weight, count(*) AS points
+FROM demand
 GROUP BY 1, 2, 3
 ORDER BY 1, 2, 3
 """

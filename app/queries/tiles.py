@@ -55,7 +55,10 @@ box AS (
 # What a location's feature carries: enough for the planner's tooltip and popup, so the
 # page needs no other request to show a location's details.
 _LOCATION_ATTRIBUTES = """l.external_id, l.name, l.kind, l.status, l.opening_hours AS hours,
-           array_to_string(l.capabilities, ', ') AS capabilities"""
+           array_to_string(l.capabilities, ', ') AS capabilities,
+           l.attributes::text AS attributes"""
+# attributes: the import file's extra columns (migration 0011), as JSON text; absent
+# from the feature when the location has none.
 
 # Retired locations are gone from the network; temporarily closed ones are still shown.
 _LOCATION_POINTS = f"""

@@ -7,15 +7,18 @@ that follows ``next`` to the end has every feature exactly once, whatever it ask
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass, field
 
 import orjson
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from app.errors import NotFound
 from app.limits import DEFAULT_OGC_ITEMS, EXTERNAL_ID
 from app.paging import NOT_IN_CURSOR
 from app.queries import features as sql
+from app.queries.tiles import data_version
 
 COLLECTIONS = {
     "locations": {
@@ -58,9 +61,32 @@ def collection(name: str) -> dict:
     return COLLECTIONS[name]
 
 
+# Each collection's extent per engine, with the data version it was read at. ST_Extent
+# reads every row (a third of a second at a million locations) and /collections shows
+# both extents on every call, while the data changes rarely: a call costs the version
+# query, and the scan runs once per process after each write.
+_extents: weakref.WeakKeyDictionary[Engine, dict[str, tuple[int, tuple | None]]] = (
+    weakref.WeakKeyDictionary()
+)
+_extents_lock = threading.Lock()
+
+
 def extent(connection: Connection, name: str) -> tuple[float, float, float, float] | None:
+    """The collection's (west, south, east, north), or None when it is empty.
+
+    Stored under the version read *before* the scan: a write committed in between makes
+    the stored extent newer than its version, never older, so a later reader (who sees
+    the new version) scans again; it is never stale."""
     collection(name)
-    return sql.extent(connection, name)
+    version = data_version(connection)
+    with _extents_lock:
+        known = _extents.setdefault(connection.engine, {}).get(name)
+    if known is not None and known[0] == version:
+        return known[1]
+    bbox = sql.extent(connection, name)
+    with _extents_lock:
+        _extents[connection.engine][name] = (version, bbox)
+    return bbox
 
 
 def items(

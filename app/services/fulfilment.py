@@ -12,7 +12,7 @@ is wall-clock arithmetic that goes wrong across a DST change.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -597,26 +597,42 @@ def gather_network(
     sites = {c.site.id: c.site for c in candidates}
     for warehouses in suppliers.values():
         sites.update((w.id, w) for w in warehouses)
-    ids = sorted(sites)
-    skus = sorted({line.sku for line in cart})
     settings = {
         key: _settings(row, defaults)
-        for key, row in sql.fulfilment_settings(connection, ids).items()
+        for key, row in sql.fulfilment_settings(connection, sorted(sites)).items()
     }
-    first_day = (at - timedelta(days=1)).date()
-    last_day = (at + HORIZON + timedelta(days=1)).date()
     express_travel_s, supply_road_s = _road_seconds(
         connection, request, candidates, suppliers, express_speed_kmh
     )
-    return Network(
+    network = Network(
         candidates=candidates,
         suppliers=suppliers,
-        available=sql.available_stock(connection, ids, skus, now),
+        available={},
         temperatures=temperatures,
         settings=settings,
-        used_capacity=sql.used_capacity(connection, ids, first_day, last_day, now),
         express_travel_s=express_travel_s,
         supply_road_s=supply_road_s,
+    )
+    return with_holdings(connection, network, cart, at, now)
+
+
+def with_holdings(
+    connection: Connection, network: Network, cart: Sequence[Line], at: datetime, now: datetime
+) -> Network:
+    """``network`` with the stock available and the capacity used read afresh at ``now``:
+    the only parts that holds change (app/services/holds.py reads them again under its
+    locks)."""
+    ids = sorted(
+        {c.site.id for c in network.candidates}
+        | {w.id for warehouses in network.suppliers.values() for w in warehouses}
+    )
+    skus = sorted({line.sku for line in cart})
+    first_day = (at - timedelta(days=1)).date()
+    last_day = (at + HORIZON + timedelta(days=1)).date()
+    return replace(
+        network,
+        available=sql.available_stock(connection, ids, skus, now),
+        used_capacity=sql.used_capacity(connection, ids, first_day, last_day, now),
     )
 
 

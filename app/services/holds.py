@@ -129,12 +129,15 @@ def place_hold(
                 existing = sql.hold_by_key(connection, key)
                 if existing is not None:
                     return _replay(existing, fingerprint)
-                option = _evaluate(connection, request, policy, now)
+                network = _network(connection, request, policy, now)
+                option = _evaluate(network, request, policy, now)
                 if not isinstance(option, Option):
                     break  # nothing is written: the conflict is answered below
                 resources = _resources(option, request.cart)
                 sql.lock(connection, resources)
-                option = _evaluate(connection, request, policy, now)  # under the locks
+                # Under the locks: what holds change (stock kept, capacity used), afresh.
+                network = fulfilment.with_holdings(connection, network, request.cart, now, now)
+                option = _evaluate(network, request, policy, now)
                 if not isinstance(option, Option):
                     break
                 if not set(_resources(option, request.cart)) <= set(resources):
@@ -193,11 +196,11 @@ def _sites(connection: Connection, request: HoldRequest) -> tuple:
     return fulfilment.site_of(row), warehouse
 
 
-def _evaluate(
+def _network(
     connection: Connection, request: HoldRequest, policy: HoldPolicy, now: datetime
-) -> Option | list[dict]:
-    """The option the rules give now for this location, mode and cart (the transfer
-    only from the named warehouse), or the reasons there is none."""
+) -> fulfilment.Network | list[dict]:
+    """What the rules read for this location, mode and cart (the transfer only from the
+    named warehouse), or the reasons there is no option at all."""
     temperatures = fulfilment_sql.product_temperatures(
         connection, [line.sku for line in request.cart]
     )
@@ -211,7 +214,7 @@ def _evaluate(
             connection, request.lon, request.lat, request.mode
         )
     options_request = _options_request(request, site, policy, modes=(request.mode,))
-    network = fulfilment.gather_network(
+    return fulfilment.gather_network(
         connection,
         options_request,
         [Candidate(site, request.mode, covers)],
@@ -221,6 +224,14 @@ def _evaluate(
         now,
         supplier_ids=frozenset() if warehouse is None else frozenset({warehouse["id"]}),
     )
+
+
+def _evaluate(
+    network: fulfilment.Network | list[dict], request: HoldRequest, policy: HoldPolicy, now
+) -> Option | list[dict]:
+    """The option the rules give at ``now``, or the reasons there is none."""
+    if not isinstance(network, fulfilment.Network):
+        return network
     result = fulfilment.plan(network, request.cart, now, 1, policy.defaults)
     if result.options:
         return result.options[0]
@@ -292,7 +303,7 @@ def _insert(connection, option, request, key, fingerprint, policy, now) -> dict:
 def _conflict(connection, request: HoldRequest, policy: HoldPolicy, now) -> HoldConflict:
     """Why the option cannot be held, and the options there are now for the same cart
     around the shopper (or the location), in the same mode."""
-    option = _evaluate(connection, request, policy, now)
+    option = _evaluate(_network(connection, request, policy, now), request, policy, now)
     reasons = [] if isinstance(option, Option) else option
     site, _ = _sites(connection, request)
     options_request = _options_request(request, site, policy, modes=(request.mode,))

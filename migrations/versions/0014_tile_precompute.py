@@ -40,6 +40,7 @@ depends_on = None
 MIN_CELL_ZOOM = 6
 MAX_CELL_ZOOM = 17
 GRID_BITS = 32
+TILE_CELL_BITS = MIN_CELL_ZOOM  # a tile is 2^6 x 2^6 cells
 # Web Mercator's latitude limit: atan(sinh(pi)) in degrees.
 MERCATOR_MAX_LAT = 85.0511287798066
 
@@ -84,16 +85,32 @@ positions AS (
 delta AS (
     {" UNION ALL ".join(f"SELECT {z} AS zoom, * FROM cells_{z}" for z in _ZOOMS)}
 ),
+-- Cells that exist take the sums; new ones are inserted: two set-based statements (hash
+-- joins when an import changes many cells), and no insert of a negative row first, as
+-- INSERT ... ON CONFLICT would check. Both see the table as it was before, so they are
+-- disjoint; writers to locations queue on the data version's row (migration 0009)
+-- before they get here, so no other transaction adds a cell in between.
 written AS (
-    INSERT INTO location_tile_cells AS t (zoom, cx, cy, count, sum_x, sum_y, sum_id)
-    SELECT zoom, cx, cy, count, sum_x, sum_y, sum_id FROM delta
-    -- An update that did not move a location (or change whether it is shown) changes
-    -- no cell.
-    WHERE (count, sum_x, sum_y, sum_id) <> (0, 0, 0, 0)
-    ON CONFLICT (zoom, cx, cy) DO UPDATE SET
-        count = t.count + excluded.count, sum_x = t.sum_x + excluded.sum_x,
-        sum_y = t.sum_y + excluded.sum_y, sum_id = t.sum_id + excluded.sum_id
-    RETURNING zoom, cx, cy, count
+    UPDATE location_tile_cells AS t SET
+        count = t.count + d.count, sum_x = t.sum_x + d.sum_x,
+        sum_y = t.sum_y + d.sum_y, sum_id = t.sum_id + d.sum_id
+    FROM delta AS d
+    WHERE t.zoom = d.zoom AND t.cx = d.cx AND t.cy = d.cy
+      -- An update that did not move a location (or change whether it is shown)
+      -- changes no cell.
+      AND (d.count, d.sum_x, d.sum_y, d.sum_id) <> (0, 0, 0, 0)
+    RETURNING t.zoom, t.cx, t.cy, t.count
+),
+added AS (
+    INSERT INTO location_tile_cells (zoom, cx, cy, count, sum_x, sum_y, sum_id)
+    SELECT zoom, cx, cy, count, sum_x, sum_y, sum_id FROM delta AS d
+    WHERE (d.count, d.sum_x, d.sum_y, d.sum_id) <> (0, 0, 0, 0)
+      AND NOT EXISTS (
+          SELECT FROM location_tile_cells AS t
+          WHERE t.zoom = d.zoom AND t.cx = d.cx AND t.cy = d.cy)
+    -- The cells of one tile side by side on disk (a bulk import writes most cells), so
+    -- a tile reads a few pages rather than a page per cell.
+    ORDER BY zoom, cx >> {TILE_CELL_BITS}, cy >> {TILE_CELL_BITS}, cx, cy
 )
 SELECT array_agg(zoom), array_agg(cx), array_agg(cy) FROM written WHERE count = 0"""
 

@@ -15,6 +15,7 @@ message the picker posted before it would have arrived too.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -23,6 +24,7 @@ import pytest
 
 from tests.e2e.conftest import e2e_settings, serve_app, serving
 from tests.e2e.test_shopper import CHOOSE, ENTRY, wait_for_results
+from tests.e2e.test_shopper_cart import wednesday_10am
 
 # The checkout: records every message it receives, then frames the picker URL it is given.
 PARENT_PAGE = b"""<!doctype html>
@@ -216,3 +218,90 @@ def test_data_parent_origin_is_an_allowed_origin_or_empty(
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert f'data-parent-origin="{expected.format(**values)}"' in html
+
+
+# -- a cart sent by the checkout (postMessage "setCart") ------------------------------
+
+CART_LINES = [{"sku": "milk-1l", "qty": 2}, {"sku": "bread", "qty": 1}]
+OPTIONS = "/api/v1/fulfilment/options"
+# The picker's frame, from the checkout page: post ``message`` to it at ``target``.
+POST_TO_FRAME = """([message, target]) =>
+    document.querySelector("iframe").contentWindow.postMessage(message, target)"""
+# Installed in the frame by the test: records the probe the checkout posts after the cart.
+RECORD_PROBE = f"""() => {{
+    window.__probe = false;
+    window.addEventListener("message", (event) => {{
+        if (event.data && event.data.type === "{PROBE}") window.__probe = true;
+    }});
+}}"""
+CHECKED = """() => [...document.querySelectorAll("#results > li.result")]
+    .every((entry) => Boolean(entry.dataset.cart))"""
+
+
+def cart_picker_url(live_server, parent_origin: str | None) -> str:
+    params = {"embed": "1", "q": "20002", "at": wednesday_10am().isoformat()}
+    if parent_origin is not None:
+        params["parent_origin"] = parent_origin
+    return f"{live_server.url}/?" + urlencode(params)
+
+
+def post_then_probe(page, frame, message, target: str) -> None:
+    """Post ``message`` to the frame, then a probe; return once the frame has the probe
+    (messages from one window to another arrive in the order they were posted)."""
+    frame.evaluate(RECORD_PROBE)
+    page.evaluate(POST_TO_FRAME, [message, target])
+    page.evaluate(POST_TO_FRAME, [{"type": PROBE}, target])
+    frame.wait_for_function("() => window.__probe", timeout=10_000)
+
+
+def test_the_checkout_sends_the_cart_and_gets_the_option_back(guarded_page, live_server, parents):
+    page = guarded_page.page
+    asked = []
+    page.on("request", lambda r: asked.append(r) if OPTIONS in r.url else None)
+    frame = open_checkout(page, parents.allowed, cart_picker_url(live_server, parents.allowed))
+    assert frame.locator("#cart").is_hidden() and asked == []  # no cart yet
+
+    page.evaluate(POST_TO_FRAME, [{"type": "setCart", "cart": CART_LINES}, live_server.url])
+    frame.wait_for_function(CHECKED, timeout=20_000)
+    assert asked and all(json.loads(r.post_data)["cart"] == CART_LINES for r in asked)
+    assert frame.locator("#cart-lines li").all_inner_texts() == [
+        "2 × Whole milk 1 l",
+        "1 × Sourdough loaf",
+    ]
+    ready = frame.locator("#results > li.result[data-cart=ready]").first
+    external_id = ready.get_attribute("data-external-id")
+    ready_text = ready.locator(".result-cart").inner_text()
+    assert ready_text.startswith(("Whole cart ready", "Ready "))
+    choose(frame, int(ready.evaluate("(li) => [...li.parentNode.children].indexOf(li)")))
+
+    (message,) = messages_up_to_probe(page, frame)
+    point = message["data"]["point"]
+    assert point["external_id"] == external_id
+    assert point["mode"] == "pickup" and point["cart"] == CART_LINES
+    assert point["source"] in ("stock", "transfer") and point["ready_at"]
+    guarded_page.screenshot("picker-cart-embedded.png")
+    guarded_page.assert_clean()
+
+
+def test_a_cart_from_a_parent_off_the_allow_list_is_ignored(guarded_page, live_server, parents):
+    page = guarded_page.page
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if OPTIONS in r.url else None)
+    frame = open_checkout(page, parents.foreign, cart_picker_url(live_server, None))
+    assert frame.locator("#picker").get_attribute("data-parent-origin") == ""
+    post_then_probe(page, frame, {"type": "setCart", "cart": CART_LINES}, live_server.url)
+    assert frame.locator("#cart").is_hidden() and asked == []
+    guarded_page.assert_clean()
+
+
+def test_a_cart_that_cannot_be_read_is_refused_with_a_notice(guarded_page, live_server, parents):
+    page = guarded_page.page
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if OPTIONS in r.url else None)
+    frame = open_checkout(page, parents.allowed, cart_picker_url(live_server, parents.allowed))
+    bad = {"type": "setCart", "cart": [{"sku": "milk-1l", "qty": "2"}]}  # qty as a string
+    post_then_probe(page, frame, bad, live_server.url)
+    notice = frame.locator("#cart-notice")
+    assert notice.inner_text() == "The checkout sent a cart that can't be read; it was ignored."
+    assert asked == []
+    guarded_page.assert_clean()

@@ -431,6 +431,29 @@ def test_the_demo_offers_every_mode(client, demo):
     assert {("pickup", "stock"), ("pickup", "transfer"), ("delivery", "stock")} <= kinds, kinds
 
 
+def test_the_demo_offers_all_four_kinds_for_a_chilled_cart(client, demo):
+    """README's walk-through: near 20002 (north-east Washington), milk comes from stock,
+    from a warehouse (they keep a cold chain), by express and by delivery."""
+    body = {
+        "q": "20002",
+        "cart": [{"sku": "milk-1l", "qty": 2}, {"sku": "bread", "qty": 1}],
+        "at": next_wednesday(10).isoformat(),
+        "limit": 100,
+    }
+    answer = client.post("/api/v1/fulfilment/options", json=body).json
+    kinds = {(o["mode"], o["source"]) for o in answer["options"]}
+    assert kinds == {
+        ("pickup", "stock"),
+        ("pickup", "transfer"),
+        ("express", "stock"),
+        ("delivery", "stock"),
+    }, kinds
+    assert [line["name"] for line in answer["cart"]] == ["Whole milk 1 l", "Sourdough loaf"]
+    transfer = next(o for o in answer["options"] if o["source"] == "transfer")
+    assert transfer["supplied_from"]["external_id"].startswith("dc-warehouse-")
+    assert transfer["duration_s"] == 90 * 60  # no road network: the warehouse's lead time
+
+
 def test_deleting_a_location_or_product_forgets_its_stock(connection, network):
     connection.execute(text("DELETE FROM locations WHERE external_id = 'shop-a'"))
     connection.execute(text("DELETE FROM products WHERE sku = 'bread'"))

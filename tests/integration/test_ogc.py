@@ -309,6 +309,35 @@ def clockwise_area(connection, demo):
     connection.commit()
 
 
+def import_locations(connection, rows: list[tuple[str, float, float]]) -> None:
+    lines = ["external_id,name,kind,lat,lon,timezone"]
+    lines += [f"{name},{name},store,{lat},{lon},UTC" for name, lon, lat in rows]
+    report = import_stream(
+        connection, "locations.csv", io.StringIO("\n".join(lines)), ImportOptions()
+    )
+    assert not report.rejected, report.rejected
+    connection.commit()
+
+
+def test_a_collection_extent_follows_every_write(client, connection):
+    """Extents are kept per data version: each write shows in the next /collections."""
+
+    def extent() -> list[float]:
+        document = client.get("/ogc/collections").get_json()
+        [locations] = [c for c in document["collections"] if c["id"] == "locations"]
+        [bbox] = locations["extent"]["spatial"]["bbox"]
+        return bbox
+
+    import_locations(connection, [("west-one", -77.2, 38.8), ("east-one", -76.9, 39.1)])
+    assert extent() == pytest.approx([-77.2, 38.8, -76.9, 39.1])
+    assert extent() == pytest.approx([-77.2, 38.8, -76.9, 39.1])  # the kept one
+    import_locations(connection, [("far-one", 2.35, 48.85)])
+    assert extent() == pytest.approx([-77.2, 38.8, 2.35, 48.85])
+    connection.execute(text("DELETE FROM locations WHERE external_id = 'far-one'"))
+    connection.commit()
+    assert extent() == pytest.approx([-77.2, 38.8, -76.9, 39.1])
+
+
 def test_every_polygon_endpoint_writes_counterclockwise_rings(client, clockwise_area):
     seen = 0
     ids, pages = follow(client, "/ogc/collections/service_areas/items?limit=50")

@@ -6,19 +6,22 @@ convenience stores and supermarkets as locations. Skips when ../shared/data is a
 
 from __future__ import annotations
 
+import csv
+import io
 import time
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 import shapely
 from shapely.geometry import Point
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from app import create_app
 from app.extensions import db
-from app.importing import ImportOptions, import_records
+from app.importing import ImportOptions, import_bytes, import_records
 from app.queries import roads as roads_sql
-from app.services import road_network, roads
+from app.services import fulfilment, road_network, roads
 from tests.conftest import SHARED_DATA
 from tests.integration.roads_oracle import RoadOracle
 
@@ -220,3 +223,115 @@ def test_the_partition_of_the_shops(baltimore):
     assert len(pieces) >= 6
     union = shapely.union_all(pieces)
     assert sum(p.area for p in pieces) == pytest.approx(union.area, rel=1e-6)
+
+
+def test_fulfilment_travels_by_road_in_one_batch(baltimore):
+    """Express trips and supply runs take the road duration (DESIGN §4.5 and §4.7), as
+    networkx finds it, where the network reaches both ends, and the documented fallback
+    elsewhere; one request runs at most one route search per direction, however many
+    stores and warehouses it times. Written in a transaction that is rolled back."""
+    app, oracle, shops, _, vertices = baltimore
+    rng = np.random.default_rng(RANDOM_SEED + 20)
+    (origin, *depots) = random_points(vertices, 3, rng)
+    warehouses = [
+        {
+            "external_id": f"wh-{i}",
+            "name": f"Depot {i}",
+            "kind": "warehouse",
+            "lat": lat,
+            "lon": lon,
+            "capabilities": "delivery",
+        }
+        for i, (lon, lat) in enumerate(depots)
+    ]
+    stocked = {s["external_id"] for s in shops if rng.random() < 0.5}
+    everyone = [s["external_id"] for s in shops] + [w["external_id"] for w in warehouses]
+    records = {
+        "locations": warehouses,
+        "service_areas": [
+            {"location_external_id": w["external_id"], "mode": "supply", "radius_m": 30_000}
+            for w in warehouses
+        ]
+        + [
+            {"location_external_id": s["external_id"], "mode": "express", "radius_m": 30_000}
+            for s in shops
+        ],
+        "products": [{"sku": "tea", "name": "Tea", "temperature": "ambient"}],
+        "stock": [
+            {"location_external_id": e, "sku": "tea", "on_hand": 100}
+            for e in everyone
+            if e in stocked or e.startswith("wh-")
+        ],
+        # No preparation and no timetable: an option's time is its travel alone.
+        "fulfilment_settings": [
+            {
+                "location_external_id": e,
+                "mode": mode,
+                "prep_minutes": 0,
+                "lead_minutes": 600 if mode == "supply" else "",
+            }
+            for e in everyone
+            for mode in ("pickup", "express", "supply")
+        ],
+    }
+    defaults = fulfilment.Defaults(prep_minutes=0, lead_minutes=600, express_promise_minutes=60)
+    speed_kmh = 25.0
+    searches = []
+
+    def count_route_searches(conn, cursor, statement, *args):
+        if "pgr_dijkstra" in statement:
+            searches.append(statement)
+
+    with app.app_context(), db.engine.connect() as connection:
+        try:
+            for dataset, rows in records.items():
+                text_file = io.StringIO()
+                writer = csv.DictWriter(text_file, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+                data = text_file.getvalue().encode()
+                report = import_bytes(connection, f"{dataset}.csv", data, ImportOptions())
+                assert report.applied, (dataset, report.rejected)
+            event.listen(connection, "before_cursor_execute", count_route_searches)
+            request = fulfilment.OptionsRequest(
+                lat=origin[1],
+                lon=origin[0],
+                cart=(fulfilment.Line("tea", 1),),
+                modes=fulfilment.MODES,
+                radius_m=30_000,
+                limit=100,
+            )
+            at, plan = fulfilment.find_options(
+                connection, request, defaults, speed_kmh, datetime.now(UTC)
+            )
+            event.remove(connection, "before_cursor_execute", count_route_searches)
+        finally:
+            connection.rollback()
+    assert 1 <= len(searches) <= 2, len(searches)
+
+    by_id = {s["external_id"]: s for s in shops} | {w["external_id"]: w for w in warehouses}
+    express = [o for o in plan.options if o.mode == "express"]
+    transfers = [o for o in plan.options if o.source == "transfer"]
+    assert express and transfers
+    by_road = 0
+    for option in express:
+        shop = by_id[option.site.external_id]
+        road = oracle.duration((shop["lon"], shop["lat"]), origin)
+        if road is None:  # off the network: the geodesic distance at the courier's speed
+            expected = option.site.distance_m / (speed_kmh / 3.6)
+        else:
+            expected = road
+            by_road += 1
+        assert option.duration_s == pytest.approx(expected, abs=1.0)
+        assert option.arrive_by - option.ready_at == timedelta(seconds=option.duration_s)
+    for option in transfers:
+        shop = by_id[option.site.external_id]
+        runs = {}
+        for warehouse in warehouses:
+            road = oracle.duration((warehouse["lon"], warehouse["lat"]), (shop["lon"], shop["lat"]))
+            runs[warehouse["external_id"]] = 600 * 60 if road is None else road
+            by_road += road is not None
+        assert option.duration_s == pytest.approx(min(runs.values()), abs=1.0)
+        assert runs[option.supplied_from.external_id] == pytest.approx(option.duration_s, abs=1.0)
+        assert option.ready_at - at == timedelta(seconds=option.duration_s)
+    assert by_road >= len(express) + len(transfers)  # most trips are on the network

@@ -5,6 +5,7 @@ The page never touches the database, so it is rendered here by an app with none.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import string
@@ -13,6 +14,7 @@ import pytest
 
 from app import create_app
 from app.web import i18n
+from app.web.pages import parse_cart
 from app.web.return_urls import ReturnUrlAllowList
 
 SHOP = "https://shop.example"
@@ -189,3 +191,73 @@ def test_language_switch_link(client):
     page = client.get("/?q=20001&embed=0").get_data(as_text=True)
     link = re.search(r'class="lang-switch" href="([^"]+)"', page).group(1)
     assert "q=20001" in link and "lang=zh-CN" in link
+
+
+@pytest.mark.parametrize(
+    ("text", "lines", "problem"),
+    [
+        ("milk-1l:2,ice-cream:1", [("milk-1l", 2), ("ice-cream", 1)], None),
+        ("bread", [("bread", 1)], None),  # no quantity: one
+        (" bread:3 , pasta:1", [("bread", 3), ("pasta", 1)], None),  # spaces around lines
+        ("a.b_c-D:10000", [("a.b_c-D", 10000)], None),
+        ("", [], "cart.invalid.empty"),
+        ("milk-1l:2,", [], "cart.invalid.line"),  # an empty line
+        (":2", [], "cart.invalid.line"),
+        ("milk 1l:2", [], "cart.invalid.sku"),
+        ("milk\n:2", [], "cart.invalid.sku"),
+        ("x" * 65 + ":1", [], "cart.invalid.sku"),
+        ("milk-1l:0", [], "cart.invalid.qty"),
+        ("milk-1l:10001", [], "cart.invalid.qty"),
+        ("milk-1l:", [], "cart.invalid.qty"),
+        ("milk-1l:2.0", [], "cart.invalid.qty"),
+        ("milk-1l:+2", [], "cart.invalid.qty"),
+        ("milk-1l:1_0", [], "cart.invalid.qty"),
+        ("milk-1l:١٠", [], "cart.invalid.qty"),  # not ASCII digits
+        ("milk-1l:1:2", [], "cart.invalid.qty"),
+        ("milk-1l:1,milk-1l:2", [], "cart.invalid.twice"),
+        (",".join(f"s{i}" for i in range(51)), [], "cart.invalid.too_many"),
+        (",".join(f"s{i}" for i in range(50)), [(f"s{i}", 1) for i in range(50)], None),
+        ("a:1," * 2000, [], "cart.invalid.too_long"),
+    ],
+)
+def test_cart_parameter(text, lines, problem):
+    cart = parse_cart(text)
+    assert [(line["sku"], line["qty"]) for line in cart.lines] == lines
+    assert cart.problem == problem
+    if problem:
+        for language in i18n.LANGUAGES:  # every problem's message can be filled in
+            assert i18n.MESSAGES[language][problem].format(**cart.values)
+
+
+def test_cart_reaches_the_script_and_a_bad_one_is_a_notice(client):
+    page = client.get("/", query_string={"cart": "milk-1l:2,bread"}).get_data(as_text=True)
+    cart = re.search(r'data-cart="([^"]*)"', page).group(1)
+    assert json.loads(html.unescape(cart)) == [
+        {"sku": "milk-1l", "qty": 2},
+        {"sku": "bread", "qty": 1},
+    ]
+    assert 'id="cart-rejected"' not in page
+
+    response = client.get("/", query_string={"cart": "milk-1l:lots", "lang": "zh-CN"})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'data-cart=""' in page
+    notice = re.search(r'id="cart-rejected">([^<]*)<', page).group(1)
+    assert "milk-1l:lots" in html.unescape(notice) and "数量" in notice
+    huge = client.get("/", query_string={"cart": "<script>" * 1000})
+    assert huge.status_code == 200 and "<script><script>" not in huge.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("at", "shown", "rejected"),
+    [
+        ("2026-12-09T10:00:00-05:00", "2026-12-09T10:00:00-05:00", False),
+        ("2026-12-09T10:00:00", "", True),  # no offset
+        ("next tuesday", "", True),
+        ("", "", False),
+    ],
+)
+def test_order_time_parameter(client, at, shown, rejected):
+    page = client.get("/", query_string={"at": at}).get_data(as_text=True)
+    assert f'data-at="{shown}"' in page
+    assert ('id="at-rejected"' in page) is rejected

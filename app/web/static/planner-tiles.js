@@ -76,6 +76,18 @@
     });
   }
 
+  // The import file's extra columns (JSON text in the tile), one row each, as text.
+  function attributeRows(json) {
+    if (!json) return [];
+    var attributes;
+    try { attributes = JSON.parse(json); } catch (error) { return []; }
+    if (!attributes || typeof attributes !== "object") return [];
+    return Object.keys(attributes).map(function (name) {
+      var value = attributes[name];
+      return [name, typeof value === "string" ? value : JSON.stringify(value)];
+    });
+  }
+
   function popup(map, latlng, content) {
     L.popup({ maxWidth: 320 }).setLatLng(latlng).setContent(content).openOn(map);
   }
@@ -139,7 +151,7 @@
           ["Hours", p.hours || "not given"],
           ["Status", String(p.status).replace(/_/g, " ")],
           ["Capabilities", p.capabilities || "none"],
-        ]));
+        ].concat(attributeRows(p.attributes))));
       });
       return layer;
     },
