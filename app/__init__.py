@@ -31,14 +31,16 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from app import api, cli, health, metrics, security
     from app.api import clients, tiles
-    from app.api.problems import register_error_handlers
+    from app.api.problems import register_error_handlers, register_error_page
     from app.extensions import db
-    from app.web import pages, planner
+    from app.web import error_pages, pages, planner
 
     db.init_app(app)
     api.init_app(app)
     cli.init_app(app)
     register_error_handlers(app)
+    # The pages answer their errors as pages of their own, with the same statuses.
+    register_error_page(app, (pages.bp.name, planner.bp.name), error_pages.render)
     security.init_app(app)
     # Before the metering hooks: their refusals and log lines carry the request id too.
     _add_request_id(app)

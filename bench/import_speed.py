@@ -35,24 +35,12 @@ import psycopg
 from harness import ALLOW_IMPLAUSIBLE, FLASK, REPO, app_env, bench_database
 from shapely import Point, to_wkb
 
-# The locations columns the bare COPY fills, and the binary types psycopg packs them as;
-# geog takes EWKB (geography's binary input), so it is sent as bytes.
-BARE_COLUMNS = (
-    ("external_id", "text"),
-    ("name", "text"),
-    ("kind", "text"),
-    ("brand", "text"),
-    ("address_line1", "text"),
-    ("city", "text"),
-    ("region", "text"),
-    ("postcode", "text"),
-    ("country", "text"),
-    ("opening_hours", "text"),
-    ("capabilities", "text[]"),
-    ("status", "text"),
-    ("timezone", "text"),
-    ("geog", "bytea"),
-)
+from app.queries.imports import LOCATIONS
+
+# The locations columns the bare COPY fills, typed as the importer stages them (its
+# table of staging columns, with the position as one geog column); geog takes EWKB
+# (geography's binary input), so it is sent as bytes.
+BARE_COLUMNS = tuple(column for column in LOCATIONS.columns[:13]) + (("geog", "bytea"),)
 
 
 # Runs a command and prints its max RSS (KiB) last on stderr: each import's own peak,

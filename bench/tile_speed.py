@@ -8,10 +8,12 @@ Usage (from the repository root)::
 Generated locations (make_locations.py) and a geodesic delivery circle (1-8 km) around the
 first --areas of them are imported; then, for each zoom of --zooms and each layer, the
 same list of tiles over the populated area (the tiles of randomly drawn locations) is
-requested from the app (gunicorn, /tiles/...) and from tipg (uvicorn, the same number of
-workers, /collections/public.<table>/tiles/WebMercatorQuad/...), by --connections
-keep-alive clients each, for --seconds. It prints tiles/s, p50 and p99 (ms), and the
-largest and mean tile size, per server, layer and zoom.
+requested from the app (gunicorn, /tiles/...) with its tile cache on (as it runs by
+default) and off (TILE_CACHE_BYTES=0: every request runs its tile statement), and from
+tipg (uvicorn, the same number of workers, /collections/public.<table>/tiles/
+WebMercatorQuad/...), by --connections keep-alive clients each, for --seconds. It prints
+tiles/s, p50 and p99 (ms), and the largest and mean tile size, per server, layer and
+zoom, and each app's rate over tipg's.
 
 tipg (PyPI) lives in a virtualenv of its own (it brings FastAPI, asyncpg and pydantic,
 which the app does not use): ``make bench-tiles`` makes it in .venv-tipg from
@@ -35,7 +37,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from coverage_throughput import write_areas
-from harness import FLASK, REPO, _answers, bench_server
+from harness import FLASK, REPO, SERVING, _answers, bench_server, gunicorn_server
 from sqlalchemy.engine import make_url
 
 from app.embedded_postgres import EmbeddedPostgres, free_loopback_port
@@ -52,11 +54,16 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
     return x, min(n - 1, max(0, y))
 
 
-def populated_tiles(csv_path: Path, z: int, count: int, seed: int = 11) -> list[tuple]:
-    """Up to ``count`` distinct tiles at zoom ``z`` that hold a randomly drawn location."""
-    rng = random.Random(seed + z)
+def read_points(csv_path: Path) -> list[tuple[float, float]]:
+    """(lon, lat) of every generated location."""
     with open(csv_path, newline="") as handle:
-        points = [(float(r["lon"]), float(r["lat"])) for r in csv.DictReader(handle)]
+        return [(float(r["lon"]), float(r["lat"])) for r in csv.DictReader(handle)]
+
+
+def populated_tiles(points: list[tuple[float, float]], z: int, count: int, seed: int = 11):
+    """Up to ``count`` distinct tiles (z, x, y) at zoom ``z`` that hold a randomly drawn
+    location."""
+    rng = random.Random(seed + z)
     tiles = []
     seen = set()
     for lon, lat in rng.sample(points, min(len(points), count * 20)):
@@ -202,30 +209,41 @@ def main() -> None:
 
     with bench_server(args.rows, args.workers, prepare=add_areas) as bench:
         database_url = tcp_url(bench.env["DATABASE_URL"], bench.workdir)
-        with tipg_server(args.tipg_python, database_url, args.workers) as tipg_url:
+        # The same app without its tile cache: every request runs its tile statement.
+        uncached_env = {**bench.env, "TILE_CACHE_BYTES": "0"}
+        with (
+            gunicorn_server("wsgi:app", args.workers, uncached_env, options=SERVING) as uncached,
+            tipg_server(args.tipg_python, database_url, args.workers) as tipg_url,
+        ):
             print(
                 f"{args.rows:,} locations, {args.areas:,} service areas; {args.workers} workers"
-                f" each, {args.connections} clients, {args.seconds:.0f} s per figure"
+                f" each, {args.connections} clients, {args.seconds:.0f} s per figure;"
+                f" app: tile cache on (default), app-0: TILE_CACHE_BYTES=0"
             )
             header = f"{'layer':<14}{'z':>3}  {'server':<6}{'tiles/s':>9}{'p50 ms':>9}"
-            print(header + f"{'p99 ms':>9}{'max kB':>9}{'mean kB':>9}{'errors':>8}   ratio")
+            print(header + f"{'p99 ms':>9}{'max kB':>9}{'mean kB':>9}{'errors':>8}   vs tipg")
+            points = read_points(bench.locations_csv)
             for layer, table in LAYERS.items():
                 for z in args.zooms:
-                    tiles = populated_tiles(bench.locations_csv, z, args.tiles)
+                    tiles = populated_tiles(points, z, args.tiles)
                     ours = [f"/tiles/{layer}/{z}/{x}/{y}.mvt" for z, x, y in tiles]
                     theirs = [
                         f"/collections/public.{table}/tiles/WebMercatorQuad/{z}/{x}/{y}"
                         for z, x, y in tiles
                     ]
-                    app = load(bench.base_url, ours, args.seconds, args.connections)
-                    peer = load(tipg_url, theirs, args.seconds, args.connections)
-                    for name, result in (("app", app), ("tipg", peer)):
-                        ratio = app["rate"] / peer["rate"] if peer["rate"] else float("inf")
+                    results = {
+                        "app-0": load(uncached, ours, args.seconds, args.connections),
+                        "app": load(bench.base_url, ours, args.seconds, args.connections),
+                        "tipg": load(tipg_url, theirs, args.seconds, args.connections),
+                    }
+                    peer = results["tipg"]["rate"]
+                    for name, result in results.items():
+                        ratio = result["rate"] / peer if peer else float("inf")
                         print(
                             f"{layer:<14}{z:>3}  {name:<6}{result['rate']:>9.1f}"
                             f"{result['p50']:>9.1f}{result['p99']:>9.1f}{result['max_kb']:>9.1f}"
                             f"{result['mean_kb']:>9.1f}{result['errors']:>8}"
-                            + (f"   {ratio:.2f}x" if name == "app" else "")
+                            + (f"   {ratio:.2f}x" if name != "tipg" else "")
                         )
 
 

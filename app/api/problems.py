@@ -11,7 +11,7 @@ import logging
 from http import HTTPStatus
 
 import orjson
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from gunicorn.http.errors import ParseException
 from sqlalchemy.exc import DataError, InternalError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -80,12 +80,45 @@ def problem(
     return response
 
 
+# app.extensions key of the pages' renderer (register_error_page).
+ERROR_PAGE = "locator.error_page"
+
+
+def register_error_page(app: Flask, blueprints: tuple[str, ...], render) -> None:
+    """Errors of the ``blueprints`` (the pages) leave as ``render(status, detail, errors,
+    headers)``, an HTML page, instead of problem+json: a browser shows it to a person.
+    Their status, detail and headers (Retry-After) are decided here, as for the API."""
+    app.extensions[ERROR_PAGE] = (frozenset(blueprints), render)
+
+
+def error_response(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: list[dict] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict | None = None,
+) -> Response:
+    """The answer to an error: the page's HTML for a page, else problem+json."""
+    blueprints, render = current_app.extensions.get(ERROR_PAGE, ((), None))
+    if render is not None and request.blueprint in blueprints:
+        try:
+            return render(status, detail, errors or [], headers or {})
+        except Exception:
+            # The error still gets its status, as problem+json, when the page cannot be
+            # drawn (a template fault must not turn a 404 into a 500).
+            log.exception("error page failed; answering with problem+json")
+    return problem(status, detail, title=title, errors=errors, headers=headers, extra=extra)
+
+
 def register_error_handlers(app: Flask) -> None:
-    """Every error, expected or not, leaves as problem+json without internals."""
+    """Every error, expected or not, leaves as problem+json without internals (from the
+    pages, as their error page)."""
 
     @app.errorhandler(errors.LocatorError)
     def locator_error(error: errors.LocatorError):
-        return problem(
+        return error_response(
             status_of(error),
             error.detail,
             title=error.title,
@@ -103,7 +136,7 @@ def register_error_handlers(app: Flask) -> None:
         if status == 405:
             detail = f"{request.method} is not allowed here; allowed: {headers.get('Allow', '')}"
         field = HTTP_FIELD.get(status, "request")
-        return problem(
+        return error_response(
             status, detail, errors=[{"field": field, "message": detail}], headers=headers
         )
 
@@ -111,7 +144,7 @@ def register_error_handlers(app: Flask) -> None:
     def malformed_body(error):
         # gunicorn parses a chunked body as the app reads it: a bad chunk surfaces here,
         # after the worker has handed the request over, and is the caller's fault.
-        return problem(
+        return error_response(
             400,
             f"the request body is malformed: {type(error).__name__}",
             errors=[{"field": "body", "message": "malformed chunked encoding"}],
@@ -119,7 +152,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(PoolTimeoutError)
     def pool_exhausted(_error):
-        return problem(
+        return error_response(
             503, "all database connections are busy; retry shortly", headers={"Retry-After": "1"}
         )
 
@@ -128,7 +161,7 @@ def register_error_handlers(app: Flask) -> None:
         # A value the input layer let through but PostgreSQL cannot take: logged so that
         # the input layer gets fixed, and still the caller's input, never a 500.
         log.warning("database refused a value: %s", error.orig)
-        return problem(
+        return error_response(
             400,
             "a value in the request is not acceptable",
             errors=[{"field": "request", "message": "a value is out of range"}],
@@ -137,7 +170,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def database_unavailable(error):
         log.warning("database unavailable: %s", error.orig)
-        return problem(
+        return error_response(
             503,
             "the database is unavailable or the query took too long; retry shortly",
             headers={"Retry-After": "2"},
@@ -155,7 +188,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
         log.exception("unhandled error", exc_info=error)
-        return problem(500, "an unexpected error occurred")
+        return error_response(500, "an unexpected error occurred")
 
 
 def reason(status: int) -> str:

@@ -95,8 +95,7 @@ class Stage:
     @property
     def writing(self) -> bool:
         """Whether valid rows still go to staging (not after a rejection in an
-        all-or-nothing import: nothing will be written anyway, but later rows are still
-        validated so that the report is complete)."""
+        all-or-nothing import: nothing will be written anyway)."""
         return self.options.skip_invalid or not self.report.rejected
 
 
@@ -110,15 +109,10 @@ class Dataset:
     record_fields: tuple[str, ...] | None  # the admin API's JSON records
     stage: Callable[[Dataset, Stage], Iterable[tuple]]  # staging rows, in column order
     keeps_attributes: bool = False  # extra columns/properties are kept, not refused
+    key_field: str | None = None  # the field a duplicate key is reported on
 
     def staging_row(self, values: dict) -> tuple:
         return tuple(values[name] for name, _ in self.staging.columns)
-
-
-def unique(seen: dict, key: tuple, number: int, field_name: str) -> None:
-    first = seen.setdefault(key, number)
-    if first != number:
-        raise RowErrors([(field_name, f"duplicate of {first}: keys must be unique in a file")])
 
 
 def _row_values(row: Row) -> dict:
@@ -127,21 +121,22 @@ def _row_values(row: Row) -> dict:
     return row.fields
 
 
-def _validated(dataset: Dataset, stage: Stage, validate, key: Callable[[dict], tuple], key_field):
-    """Stream staging rows of a dataset whose rows need nothing from the database."""
-    seen: dict[tuple, int] = {}
+def _validated(dataset: Dataset, stage: Stage, validate) -> Iterator[tuple]:
+    """Stream staging rows of a dataset whose rows need nothing from the database.
+
+    Every valid row is staged, even after a rejection in an all-or-nothing import (which
+    will be rolled back): its key is checked against the others' in the database.
+    """
     for row in stage.rows:
         stage.report.total += 1
         stage.progress()
         try:
             values = validate(_row_values(row), row, stage)
-            if key is not None:
-                unique(seen, key(values), row.number, key_field)
         except RowErrors as error:
             stage.reject(row.number, error.errors)
             continue
-        if stage.writing:
-            yield dataset.staging_row(values)
+        values["source_row"] = row.number
+        yield dataset.staging_row(values)
 
 
 # -- locations --------------------------------------------------------------------------
@@ -254,7 +249,7 @@ def _stage_locations(dataset: Dataset, stage: Stage) -> Iterator[tuple]:
     def validate(raw, row, stage):
         return validate_location(raw, row, stage, positions)
 
-    return _validated(dataset, stage, validate, lambda v: (v["external_id"],), "external_id")
+    return _validated(dataset, stage, validate)
 
 
 # -- regions, products, demand ------------------------------------------------------------
@@ -304,16 +299,16 @@ def validate_demand(raw: dict, row: Row, stage: Stage) -> dict:
 
 def _stage_regions(dataset, stage):
     stage.report.attributes_kept = stage.header_extra
-    return _validated(dataset, stage, validate_region, lambda v: (v["region_id"],), "region_id")
+    return _validated(dataset, stage, validate_region)
 
 
 def _stage_products(dataset, stage):
-    return _validated(dataset, stage, validate_product, lambda v: (v["sku"],), "sku")
+    return _validated(dataset, stage, validate_product)
 
 
 def _stage_demand(dataset, stage):
     # Points have no key: two at one place are two weights.
-    return _validated(dataset, stage, validate_demand, None, None)
+    return _validated(dataset, stage, validate_demand)
 
 
 # -- service areas ----------------------------------------------------------------------
@@ -499,7 +494,7 @@ def _settings_values(raw: dict, check: f.FieldChecker) -> dict:
     return values
 
 
-def _stage_location_keyed(convert, key_column):
+def _stage_location_keyed(convert):
     def stage_rows(dataset: Dataset, stage: Stage) -> Iterator[tuple]:
         """Staging rows for stock or settings, their location resolved to its id.
 
@@ -508,20 +503,19 @@ def _stage_location_keyed(convert, key_column):
         """
         ids = sql.location_ids(stage.connection)
         skus = sql.product_skus(stage.connection) if dataset.name == "stock" else None
-        return _location_keyed_rows(dataset, stage, convert, key_column, ids, skus)
+        return _location_keyed_rows(dataset, stage, convert, ids, skus)
 
     return stage_rows
 
 
-def _location_keyed_rows(dataset, stage, convert, key_column, ids, skus) -> Iterator[tuple]:
-    seen: dict[tuple, int] = {}
+def _location_keyed_rows(dataset, stage, convert, ids, skus) -> Iterator[tuple]:
     fast_stock = skus is not None
 
     for row in stage.rows:
         stage.report.total += 1
         stage.progress()
         raw = row.fields
-        if fast_stock and not row.problems and stage.writing:
+        if fast_stock and not row.problems:
             # A plain stock line (a known location and SKU as written, digits) in a few
             # dict look-ups; anything else goes down the checked path below.
             location, code, count = (
@@ -536,9 +530,8 @@ def _location_keyed_rows(dataset, stage, convert, key_column, ids, skus) -> Iter
                 and count.isdigit()
                 and count.isascii()
                 and len(count) < 10
-                and seen.setdefault((location, code), row.number) == row.number
             ):
-                yield (ids[location], code, int(count))
+                yield (ids[location], code, int(count), row.number)
                 continue
         try:
             check = f.FieldChecker()
@@ -551,18 +544,11 @@ def _location_keyed_rows(dataset, stage, convert, key_column, ids, skus) -> Iter
                 )
             if skus is not None and values["sku"] not in skus:
                 raise RowErrors([("sku", f"no product {values['sku']!r}; import it first")])
-            unique(
-                seen,
-                (values["location_external_id"], values[key_column]),
-                row.number,
-                "location_external_id",
-            )
         except RowErrors as error:
             stage.reject(row.number, error.errors)
             continue
-        if stage.writing:
-            values["location_id"] = location
-            yield dataset.staging_row(values)
+        values.update(location_id=location, source_row=row.number)
+        yield dataset.staging_row(values)
 
 
 # -- the definitions ---------------------------------------------------------------------
@@ -579,6 +565,7 @@ DATASETS: dict[str, Dataset] = {
             LOCATION_FIELDS,
             _stage_locations,
             keeps_attributes=True,
+            key_field="external_id",
         ),
         Dataset(
             "service_areas",
@@ -599,9 +586,17 @@ DATASETS: dict[str, Dataset] = {
             REGION_PROPERTIES,
             _stage_regions,
             keeps_attributes=True,
+            key_field="region_id",
         ),
         Dataset(
-            "products", sql.PRODUCTS, PRODUCT_FIELDS, ("sku", "name"), None, None, _stage_products
+            "products",
+            sql.PRODUCTS,
+            PRODUCT_FIELDS,
+            ("sku", "name"),
+            None,
+            None,
+            _stage_products,
+            key_field="sku",
         ),
         Dataset(
             "stock",
@@ -610,7 +605,8 @@ DATASETS: dict[str, Dataset] = {
             STOCK_FIELDS,
             None,
             STOCK_FIELDS,
-            _stage_location_keyed(_stock_values, "sku"),
+            _stage_location_keyed(_stock_values),
+            key_field="location_external_id",
         ),
         Dataset(
             "fulfilment_settings",
@@ -619,7 +615,8 @@ DATASETS: dict[str, Dataset] = {
             ("location_external_id", "mode", "prep_minutes"),
             None,
             None,
-            _stage_location_keyed(_settings_values, "mode"),
+            _stage_location_keyed(_settings_values),
+            key_field="location_external_id",
         ),
         Dataset(
             "demand",

@@ -35,7 +35,7 @@ from app.importing.readers import (
     read_features,
     sample_properties,
 )
-from app.importing.report import ImportFileError, ImportOptions, ImportReport
+from app.importing.report import ImportFileError, ImportOptions, ImportReport, Rejection
 from app.metrics import observe_import
 from app.queries import imports as sql
 
@@ -184,14 +184,13 @@ def _import_rows(
             stage = Stage(connection, read, options, report, bar.update, header_extra)
             validated = _Timed(dataset.stage(dataset, stage))
             copy_started = time.perf_counter()
-            if options.dry_run:
-                copied = sum(1 for _ in validated)
-            else:
-                copied = sql.copy_into_staging(connection, table, validated)
+            # A dry run stages too: the keys are checked in the database.
+            copied = sql.copy_into_staging(connection, table, validated)
             timings = report.timings
             timings["reading"] = read.seconds
             timings["validation"] = validated.seconds - read.seconds
             timings["copy"] = time.perf_counter() - copy_started - validated.seconds
+            copied -= _reject_duplicates(connection, dataset, options, report)
             report.rejected.sort(key=lambda rejection: rejection.row)
             if options.dry_run or (report.rejected and not options.skip_invalid):
                 raise _Rollback
@@ -212,6 +211,21 @@ def _import_rows(
         pass
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _reject_duplicates(connection, dataset: Dataset, options, report: ImportReport) -> int:
+    """Reject the rows whose key an earlier row of the file has (the first one stands);
+    with --skip-invalid they leave staging. Returns how many were rejected."""
+    duplicates = sql.staged_duplicates(connection, dataset.staging)
+    for row, first in duplicates:
+        report.rejected.append(
+            Rejection(
+                row, dataset.key_field, f"duplicate of {first}: keys must be unique in a file"
+            )
+        )
+    if duplicates and options.skip_invalid:
+        sql.drop_staged_rows(connection, dataset.staging, [row for row, _ in duplicates])
+    return len(duplicates)
 
 
 def _write(connection, dataset: Dataset, options: ImportOptions, report: ImportReport, copied):

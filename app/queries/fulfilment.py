@@ -70,14 +70,22 @@ def covering_location_ids(connection: Connection, lon: float, lat: float, mode: 
     return {area["location_id"] for area in answer["served_by"]}
 
 
+# The covered pairs first, through the points' GiST index (a few supply areas, each
+# against the points inside it); joined straight to the warehouses, the planner paired
+# every location with every point (77,000 rows for 200 points on the demo).
 _SUPPLIERS = text(
     f"""
-SELECT p.id AS supplied_id, {LOCATION_COLUMNS}
-FROM locations AS p
-JOIN service_areas AS a ON a.mode = 'supply' AND ST_Covers(a.geom, p.geog::geometry)
-JOIN locations AS l ON l.id = a.location_id
-WHERE p.id = ANY(:ids) AND l.status = 'active' AND l.id <> p.id
-ORDER BY p.id, l.external_id
+WITH covered AS MATERIALIZED (
+    SELECT p.id AS supplied_id, a.location_id
+    FROM locations AS p
+    JOIN service_areas AS a ON a.mode = 'supply' AND ST_Covers(a.geom, p.geog::geometry)
+    WHERE p.id = ANY(:ids)
+)
+SELECT c.supplied_id, {LOCATION_COLUMNS}
+FROM covered AS c
+JOIN locations AS l ON l.id = c.location_id
+WHERE l.status = 'active' AND l.id <> c.supplied_id
+ORDER BY c.supplied_id, l.external_id
 """
 )
 

@@ -37,6 +37,10 @@ class StagingTable(Staging):
     update_sql: str  # changes existing rows that differ; returns nothing
     insert_sql: str  # adds rows whose key is new
     also_written: tuple[str, ...] = ()  # tables the target's triggers write to
+    # The staging columns that must be unique within a file, checked in the database
+    # after the COPY (a Python set of a million keys would grow with the file), against
+    # the row's number in the file (the last staging column, source_row).
+    key: tuple[str, ...] = ()
     # With --replace: what makes the file the whole truth for the keys it names (the
     # stock of the locations in the file); returns nothing.
     replace_sql: str | None = None
@@ -69,7 +73,9 @@ LOCATIONS = StagingTable(
         ("attributes", "jsonb"),
         ("position_source", "text"),
         ("position_confidence", "double precision"),
+        ("source_row", "integer"),  # the row (line or feature) number in the file
     ),
+    key=("external_id",),
     update_sql="""
 UPDATE locations AS l SET
     name = s.name, kind = s.kind, brand = s.brand, address_line1 = s.address_line1,
@@ -162,7 +168,9 @@ REGIONS = StagingTable(
         ("name", "text"),
         ("geom_wkb", "bytea"),
         ("attributes", "jsonb"),
+        ("source_row", "integer"),  # the row (line or feature) number in the file
     ),
+    key=("region_id",),
     update_sql="""
 UPDATE regions AS r SET
     name = s.name, geom = ST_GeomFromWKB(s.geom_wkb, 4326), attributes = s.attributes,
@@ -192,7 +200,9 @@ PRODUCTS = StagingTable(
         ("width_mm", "integer"),
         ("height_mm", "integer"),
         ("weight_g", "integer"),
+        ("source_row", "integer"),  # the row (line or feature) number in the file
     ),
+    key=("sku",),
     update_sql="""
 UPDATE products AS p SET
     name = s.name, temperature = s.temperature, length_mm = s.length_mm,
@@ -215,7 +225,13 @@ WHERE NOT EXISTS (SELECT 1 FROM products AS p WHERE p.sku = s.sku)
 STOCK = StagingTable(
     name="staging_stock",
     target="stock",
-    columns=(("location_id", "bigint"), ("sku", "text"), ("on_hand", "integer")),
+    columns=(
+        ("location_id", "bigint"),
+        ("sku", "text"),
+        ("on_hand", "integer"),
+        ("source_row", "integer"),  # the row (line or feature) number in the file
+    ),
+    key=("location_id", "sku"),
     update_sql="""
 UPDATE stock AS t SET on_hand = s.on_hand, updated_at = now()
 FROM staging_stock AS s
@@ -247,7 +263,9 @@ FULFILMENT_SETTINGS = StagingTable(
         ("daily_capacity", "integer"),
         ("departures", "text"),
         ("lead_minutes", "integer"),
+        ("source_row", "integer"),  # the row (line or feature) number in the file
     ),
+    key=("location_id", "mode"),
     update_sql="""
 UPDATE fulfilment_settings AS f SET
     prep_minutes = s.prep_minutes, cutoff = s.cutoff, daily_capacity = s.daily_capacity,
@@ -392,6 +410,27 @@ def copy_into_staging(connection: Connection, table: Staging, rows: Iterable[tup
     # probe the target's index once per staged row instead of hash-joining.
     connection.execute(text(f"ANALYZE {table.name}"))
     return copied
+
+
+def staged_duplicates(connection: Connection, table: StagingTable) -> list[tuple[int, int]]:
+    """(row, first row) of each staged row whose key an earlier row of the file has."""
+    if not table.key:
+        return []
+    key = ", ".join(table.key)
+    return connection.execute(
+        text(
+            f"SELECT source_row, first FROM (SELECT source_row, min(source_row) OVER"
+            f" (PARTITION BY {key}) AS first FROM {table.name}) AS d"
+            " WHERE source_row <> first ORDER BY source_row"
+        )
+    ).all()
+
+
+def drop_staged_rows(connection: Connection, table: StagingTable, rows: list[int]) -> None:
+    """Take rows out of staging (the duplicates that --skip-invalid leaves out)."""
+    connection.execute(
+        text(f"DELETE FROM {table.name} WHERE source_row = ANY(:rows)"), {"rows": rows}
+    )
 
 
 def replace_from_staging(connection: Connection, table: StagingTable) -> int:

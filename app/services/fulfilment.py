@@ -249,6 +249,7 @@ class _Rules:
         self.deadline = self.at + HORIZON
         self.defaults = defaults
         self.needs = self._needs(cart)
+        self._supply_runs: dict[int, tuple] = {}  # see supply_departures
 
     def settings(self, site: Site, mode: str) -> Settings:
         return self.network.settings.get((site.id, mode)) or self.defaults.settings(mode)
@@ -361,15 +362,13 @@ class _Rules:
     def transferred(self, warehouse: Site, site: Site) -> tuple:
         """(when goods sent from ``warehouse`` are ready at ``site``, None, when they
         leave), or (None, why, None)."""
-        supply = self.settings(warehouse, "supply")
-        start = work_starts(warehouse, supply, self.at)
-        packed = prepared(warehouse, start, supply.prep_minutes, self.deadline)
-        if packed is None:
-            return None, "closed", None
+        failure, departures = self.supply_departures(warehouse)
+        if failure is not None:
+            return None, failure, None
         lead = timedelta(seconds=self.supply_run_s(warehouse, site))
         full = False
-        for departure in self._departures(warehouse, supply, packed):
-            if not self.has_room(warehouse, "supply", supply, local_day(warehouse, departure)):
+        for departure, room in departures:
+            if not room:
                 full = True
                 continue
             arrival = departure + lead
@@ -377,6 +376,25 @@ class _Rules:
                 break
             return (*self.ready(site, "pickup", arrival), departure)
         return None, "capacity_full" if full else "closed", None
+
+    def supply_departures(self, warehouse: Site) -> tuple[str | None, list[tuple]]:
+        """(None, [(departure, whether its day has supply capacity left), ...] up to the
+        horizon) for an order ``warehouse`` packs from ``at``; ("closed", []) when it
+        cannot pack it in time. The same for every point it supplies: worked out once
+        per warehouse and request (a timetable walk per point cost most of a request)."""
+        if warehouse.id not in self._supply_runs:
+            supply = self.settings(warehouse, "supply")
+            start = work_starts(warehouse, supply, self.at)
+            packed = prepared(warehouse, start, supply.prep_minutes, self.deadline)
+            if packed is None:
+                self._supply_runs[warehouse.id] = ("closed", [])
+            else:
+                runs = [
+                    (d, self.has_room(warehouse, "supply", supply, local_day(warehouse, d)))
+                    for d in self._departures(warehouse, supply, packed)
+                ]
+                self._supply_runs[warehouse.id] = (None, runs)
+        return self._supply_runs[warehouse.id]
 
     def supply_run_s(self, warehouse: Site, site: Site) -> float:
         """Seconds of a supply run: by road when a network covers both ends, else the
@@ -591,9 +609,12 @@ def gather_network(
     cart = request.cart
     pickup_ids = sorted({c.site.id for c in candidates if c.mode == "pickup"})
     suppliers: dict[int, list[Site]] = {}
+    warehouses_by_id: dict[int, Site] = {}  # a warehouse supplies many points: one Site
     for row in sql.suppliers(connection, pickup_ids):
         if supplier_ids is None or row["id"] in supplier_ids:
-            suppliers.setdefault(row["supplied_id"], []).append(site_of(row))
+            if row["id"] not in warehouses_by_id:
+                warehouses_by_id[row["id"]] = site_of(row)
+            suppliers.setdefault(row["supplied_id"], []).append(warehouses_by_id[row["id"]])
     sites = {c.site.id: c.site for c in candidates}
     for warehouses in suppliers.values():
         sites.update((w.id, w) for w in warehouses)

@@ -19,6 +19,7 @@ from app import maps
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.geo import metres_to_degrees
+from app.hours import location_open_state
 from app.limits import (
     DEFAULT_PARTITION_DRIVE_TIME_S,
     MAX_DRIVE_TIME_S,
@@ -29,6 +30,7 @@ from app.limits import (
 from app.models import SERVICE_AREA_MODES
 from app.security import allow_inline_scripts
 from app.services import coverage, locations, roads, tiles
+from app.web import i18n
 
 bp = Blueprint("planner", __name__, template_folder="templates")
 
@@ -181,14 +183,41 @@ def location_page(external_id: str):
         at=now,
         location_url=location_url,
     )
+    # In the reader's language, with the picker's labels for every code (app/web/i18n.py).
+    language = i18n.choose_language(request)
+    t = i18n.catalogue(language)
     return render_template(
         "location.html",
         parts=maps.render_parts(fmap),
         location=location,
         areas=areas,
-        opening=maps.opening_summary(location, now),
-        mode_labels=maps.MODE_LABELS,
+        opening=_opening(location, now, t),
+        lang=language,
+        t=t,
+        other_lang_url=url_for(
+            "planner.location_page",
+            external_id=external_id,
+            lang="en" if language == "zh-CN" else "zh-CN",
+        ),
     )
+
+
+def _opening(location: dict, at: datetime, t: dict[str, str]) -> str:
+    """Open or closed at ``at``, and until when, in the words of the picker's list."""
+    if location["status"] != "active":
+        return t[f"status.{location['status']}"]
+    is_open, next_change = location_open_state(location, at)
+    if is_open is None:
+        return t["hours.unknown"]
+    if next_change is None:
+        return t["hours.open_always"] if is_open else t["hours.closed"]
+    days = (next_change.date() - at.astimezone(next_change.tzinfo).date()).days
+    time = f"{next_change:%H:%M}"
+    if days in (0, 1):
+        when = t["when.today" if days == 0 else "when.tomorrow"].format(time=time)
+    else:
+        when = t["when.day"].format(day=next_change.date().isoformat(), time=time)
+    return t["hours.open_until" if is_open else "hours.opens"].format(when=when)
 
 
 def _partition(connection, region: dict | None) -> dict | None:

@@ -20,7 +20,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.web import i18n
-from tests.e2e.test_shopper import BLANK_ICON, CHOOSE, ENTRY, RECORD_SELECTIONS
+from tests.e2e.test_shopper import (
+    BLANK_ICON,
+    CHOOSE,
+    ENTRY,
+    RECORD_SELECTIONS,
+    wait_for_results,
+)
 
 NY = ZoneInfo("America/New_York")
 OPTIONS = "/api/v1/fulfilment/options"
@@ -343,10 +349,7 @@ def test_a_bad_cart_parameter_is_explained_and_the_page_still_works(
     notice = page.locator("#cart-rejected")
     assert needle in notice.inner_text()
     assert i18n.MESSAGES[lang]["cart.invalid.suffix"] in notice.inner_text()
-    page.wait_for_function(
-        "() => document.querySelectorAll('#results > li.result').length > 0"
-        " && document.getElementById('results').getAttribute('aria-busy') === 'false'"
-    )
+    wait_for_results(page)
     assert page.locator("#cart").is_hidden() and asked == []  # no cart, nothing checked
     assert page.locator(f"{ENTRY} {CHOOSE}").first.is_enabled()
     if lang == "en":
@@ -367,10 +370,7 @@ def test_an_unknown_product_is_explained(guarded_page):
     assert notice.inner_text() == (
         "We don't know the product “caviar”, so your cart can't be checked."
     )
-    page.wait_for_function(
-        "() => document.querySelectorAll('#results > li.result').length > 0"
-        " && document.getElementById('results').getAttribute('aria-busy') === 'false'"
-    )
+    wait_for_results(page)
     # The points are listed, unchecked and still choosable.
     assert page.locator(f"{ENTRY} .result-cart:visible").count() == 0
     assert page.locator(f"{ENTRY} {CHOOSE}").first.is_enabled()
@@ -383,10 +383,7 @@ def test_the_page_is_unchanged_without_a_cart(guarded_page):
     page.on("request", lambda r: asked.append(r.url) if OPTIONS in r.url else None)
     page.add_init_script(RECORD_SELECTIONS)
     page.goto("/?q=20002")
-    page.wait_for_function(
-        "() => document.querySelectorAll('#results > li.result').length > 0"
-        " && document.getElementById('results').getAttribute('aria-busy') === 'false'"
-    )
+    wait_for_results(page)
     assert page.locator("#cart").is_hidden() and page.locator("#deliveries").is_hidden()
     page.locator(ENTRY).first.locator(CHOOSE).click()
     page.wait_for_function("() => window.__selections.length === 1")

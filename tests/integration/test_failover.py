@@ -1,6 +1,7 @@
 """Failover (DESIGN §7): a primary and a synchronous standby; the primary stops hard
-under a write and read load, the standby is promoted, and the app, given only a
-multi-host DATABASE_URL with target_session_attrs=read-write, follows it.
+under a write and read load (admin writes, holds and reads), the standby is promoted,
+and the app, given only a multi-host DATABASE_URL with target_session_attrs=read-write,
+follows it.
 
 Checked: every failed request in the window is a 503 problem with Retry-After (never
 another 5xx), writes and reads come back by themselves within RECOVERY_BOUND_S of the
@@ -124,7 +125,18 @@ def test_the_app_follows_a_promoted_standby(synchronous_pair, capsys):
     token = new_token()
     engine = create_engine(url, poolclass=NullPool)
     with engine.begin() as connection:
-        create_token(connection, "failover", hash_token(token), ["write"])
+        create_token(connection, "failover", hash_token(token), ["write", "orders"])
+        # Holds cycle over many stock lines and expire within a second: none is refused.
+        lines = connection.execute(
+            text(
+                "SELECT l.external_id, s.sku FROM stock s JOIN locations l ON l.id = s.location_id"
+                " JOIN products p ON p.sku = s.sku WHERE s.on_hand >= 5"
+                " AND p.temperature = 'ambient' AND 'pickup' = ANY(l.capabilities)"
+                " AND l.status = 'active' AND NOT EXISTS (SELECT FROM fulfilment_settings f"
+                "   WHERE f.location_id = l.id AND f.daily_capacity IS NOT NULL)"
+                " ORDER BY 1, 2"
+            )
+        ).all()
     engine.dispose()
     app = create_app(
         {
@@ -133,6 +145,7 @@ def test_the_app_follows_a_promoted_standby(synchronous_pair, capsys):
             "RATELIMIT_ENABLED": False,
             "LOG_LEVEL": "CRITICAL",
             "DB_POOL_TIMEOUT": 2,
+            "HOLD_TTL_S": 1,
         }
     )
     headers = {"Authorization": f"Bearer {token}"}
@@ -141,10 +154,18 @@ def test_the_app_follows_a_promoted_standby(synchronous_pair, capsys):
         body = {"name": f"Failover {i}", "kind": "locker", "lat": 38.9, "lon": -77.0}
         return app.test_client().put(f"/api/v1/locations/fo-{i}", json=body, headers=headers)
 
+    def hold(i):
+        location, sku = lines[i % len(lines)]
+        cart = [{"sku": sku, "qty": 1}]
+        body = {"location_external_id": location, "mode": "pickup", "cart": cart}
+        keyed = {**headers, "Idempotency-Key": f"failover-{i}"}
+        return app.test_client().post("/api/v1/fulfilment/holds", json=body, headers=keyed)
+
     writer = Load(write)
     reader = Load(lambda _: app.test_client().get(READ))
+    holder = Load(hold)
     try:
-        writer.start(), reader.start()
+        writer.start(), reader.start(), holder.start()
         wait_for(lambda: writer.acknowledged_after(0) >= WRITES_BEFORE, "writes before")
 
         stopped_at = time.monotonic()
@@ -155,18 +176,19 @@ def test_the_app_follows_a_promoted_standby(synchronous_pair, capsys):
             lambda: (
                 writer.acknowledged_after(promoted_at) >= WRITES_AFTER
                 and reader.acknowledged_after(promoted_at) >= WRITES_AFTER
+                and holder.acknowledged_after(promoted_at) >= WRITES_AFTER
             ),
             "writes and reads after the promotion",
             timeout=RECOVERY_BOUND_S,
         )
     finally:
-        writer.stop.set(), reader.stop.set()
-        writer.join(30), reader.join(30)
+        writer.stop.set(), reader.stop.set(), holder.stop.set()
+        writer.join(30), reader.join(30), holder.join(30)
         with app.app_context():
             db.dispose()
 
     recovered = {}
-    for name, load in (("writes", writer), ("reads", reader)):
+    for name, load in (("writes", writer), ("reads", reader), ("holds", holder)):
         failed = [r for r in load.results if r.status >= 300]
         for outcome in failed:
             assert outcome.status == 503, outcome.body
@@ -193,12 +215,16 @@ def test_the_app_follows_a_promoted_standby(synchronous_pair, capsys):
                 text("SELECT external_id FROM locations WHERE external_id LIKE 'fo-%'")
             ).scalars()
         }
+        held = set(connection.execute(text("SELECT id::text FROM holds")).scalars())
     survivor.dispose()
     lost = acknowledged - present
     assert lost == set()
+    acknowledged_holds = {json.loads(r.body)["hold_id"] for r in holder.results if r.status == 201}
+    assert acknowledged_holds and acknowledged_holds - held == set()
     with capsys.disabled():
         print(
-            f"\nfailover: {len(acknowledged)} acknowledged writes, {len(lost)} lost;"
+            f"\nfailover: {len(acknowledged)} acknowledged writes and"
+            f" {len(acknowledged_holds)} holds, none lost;"
             f" writes back {recovered['writes']:.2f} s and reads back"
             f" {recovered['reads']:.2f} s after the primary stopped"
             f" (promotion took {promoted_at - stopped_at:.2f} s);"

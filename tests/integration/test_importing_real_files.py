@@ -11,7 +11,7 @@ from pyproj import Geod
 from shapely.geometry import shape
 from sqlalchemy import text
 
-from app.importing import ImportOptions, import_file
+from app.importing import ImportFileError, ImportOptions, import_file
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 HEADER = "external_id,name,kind,lat,lon,city,region,postcode,country"
@@ -177,3 +177,24 @@ def test_walmart_stores_without_lat_lon_are_placed_from_their_zip(connection, tm
         if f"wm-{s['storenum']}" in placed
     )
     assert distances[int(0.95 * len(distances))] < WALMART_P95_KM
+
+
+def test_dataset_says_what_the_header_cannot(connection, tmp_path):
+    # Polygons whose first feature has no region_id read as service areas, unless told.
+    square = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
+    features = [
+        {"type": "Feature", "geometry": square, "properties": {"name": "No id", "code": "7"}},
+        {"type": "Feature", "geometry": square, "properties": {"region_id": "r-2", "name": "Two"}},
+    ]
+    path = write(
+        tmp_path / "r.geojson", json.dumps({"type": "FeatureCollection", "features": features})
+    )
+    report = import_file(connection, path, ImportOptions(dataset="regions", skip_invalid=True))
+    assert report.dataset == "regions" and report.created == 1
+    assert [(r.row, r.field) for r in report.rejected] == [(1, "region_id")]
+    with pytest.raises(ImportFileError, match="not CSV"):
+        import_file(
+            connection,
+            write(tmp_path / "r.csv", "region_id,name\n"),
+            ImportOptions(dataset="regions"),
+        )

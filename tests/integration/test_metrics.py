@@ -14,6 +14,12 @@ from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.logs import JsonFormatter
+from app.metrics import HOLD_OUTCOMES
+from tests.integration.test_holds import TTL_S, bread
+from tests.integration.test_holds import checkout as checkout
+from tests.integration.test_holds import clock as clock
+from tests.integration.test_holds import orders_token as orders_token
+from tests.integration.test_holds import tokyo as tokyo
 from tests.integration.test_server_limits import gunicorn
 from tests.servers import http_get
 
@@ -110,6 +116,23 @@ def test_pool_imports_and_statement_timeouts_are_counted(make_app, runner, tmp_p
         "locator_import_rows_total": 2,
         "locator_import_duration_seconds_count": 1,
     }
+
+
+def test_holds_created_conflicted_and_expired_are_counted(checkout, clock, make_app):
+    client = make_app(METRICS_TOKEN=TOKEN).test_client()  # the same process's metrics
+    before = scrape(client)
+    held = checkout.hold(bread(5)).json
+    assert checkout.hold(bread(1)).status_code == 409
+    clock.advance(seconds=TTL_S)
+    assert checkout.confirm(held["hold_id"]).status_code == 409  # expired, counted once
+    assert checkout.confirm(held["hold_id"]).status_code == 409
+    after = scrape(client)
+    grew = {
+        outcome: value(after, "locator_holds_total", outcome=outcome)
+        - value(before, "locator_holds_total", outcome=outcome)
+        for outcome in HOLD_OUTCOMES
+    }
+    assert grew == {"created": 1, "conflicted": 1, "expired": 1}
 
 
 def test_log_lines_are_json_with_the_request_id(make_app, caplog):

@@ -3,7 +3,7 @@
 A module-scoped pgbouncer (tests/servers.py) pools a database of the module's own with
 the demo network. Every read path of the API runs through it many times (past psycopg's
 prepare threshold, where prepared statements would break: the next transaction may get
-another server connection), and so do an import, admin writes and stock writes. The
+another server connection), and so do an import, admin writes, stock writes and holds. The
 statement timeout, which the app cannot send as a startup option through pgbouncer, is
 set by pgbouncer's connect_query and still cuts a slow statement off.
 """
@@ -144,6 +144,49 @@ def test_imports_and_admin_writes_through_pgbouncer(app, through_pgbouncer):
         ).scalars()
         assert list(names) == [f"Renamed {i}" for i in range(REPEATS - 1)]
     engine.dispose()
+
+
+def test_holds_through_pgbouncer(app, through_pgbouncer):
+    """Holds take row locks in a transaction of several statements: through pgbouncer
+    each transaction keeps one server connection, so the locks and the reads they
+    protect stay together."""
+    _, direct_url, token = through_pgbouncer
+    engine = create_engine(direct_url)
+    with engine.connect() as connection:
+        location, sku = connection.execute(
+            text(
+                "SELECT l.external_id, s.sku FROM stock s JOIN locations l ON l.id = s.location_id"
+                " JOIN products p ON p.sku = s.sku WHERE s.on_hand >= :units"
+                " AND p.temperature = 'ambient' AND 'pickup' = ANY(l.capabilities)"
+                " AND l.status = 'active' ORDER BY 1, 2 LIMIT 1"
+            ),
+            {"units": REPEATS},
+        ).one()
+    engine.dispose()
+    client = app.test_client()
+    body = {"location_external_id": location, "mode": "pickup", "cart": [{"sku": sku, "qty": 1}]}
+    held = []
+    for i in range(REPEATS):
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": f"bouncer-{i}"}
+        for _ in range(2):  # the second is a replay: the same hold
+            response = client.post("/api/v1/fulfilment/holds", json=body, headers=headers)
+            assert response.status_code == 201, response.json
+        held.append(response.json["hold_id"])
+    assert len(set(held)) == REPEATS
+    auth_only = {"Authorization": f"Bearer {token}"}
+    for hold_id in held[::2]:
+        confirmed = client.post(f"/api/v1/fulfilment/holds/{hold_id}/confirm", headers=auth_only)
+        assert confirmed.status_code == 200, confirmed.json
+    for hold_id in held[1::2]:
+        released = client.delete(f"/api/v1/fulfilment/holds/{hold_id}", headers=auth_only)
+        assert released.status_code == 204
+    engine = create_engine(direct_url)
+    with engine.connect() as connection:
+        states = connection.execute(
+            text("SELECT status, count(*) FROM holds GROUP BY status ORDER BY status")
+        ).all()
+    engine.dispose()
+    assert [tuple(row) for row in states] == [("ordered", REPEATS // 2), ("released", REPEATS // 2)]
 
 
 def test_statement_timeout_holds_through_pgbouncer(app):

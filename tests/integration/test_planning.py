@@ -207,15 +207,19 @@ def add_site(connection, index: int, lon: float, lat: float, radius_m: float, mo
     )
 
 
+# Central Washington: the demo's express areas overlap and leave gaps there.
+CENTRE_BOX = (-77.07, 38.86, -76.97, 38.94)
+
+
 def summary_of(connection, mode: str) -> tuple[float, float]:
-    """(covered m², covered demand) of the DC region, recomputed from scratch."""
+    """(covered m², covered demand) of CENTRE_BOX, recomputed from scratch."""
     area = coverage.summary(
-        connection, region_id="dc", bbox=None, modes=[mode], simplify_deg=0
+        connection, region_id=None, bbox=CENTRE_BOX, modes=[mode], simplify_deg=0
     )[mode]
     [demand] = planning.demand_coverage(
         connection,
-        region_id="dc",
-        bbox=None,
+        region_id=None,
+        bbox=CENTRE_BOX,
         modes=[mode],
         demand="demo-orders",
         timeout_ms=TIMEOUT_MS,
@@ -226,11 +230,12 @@ def summary_of(connection, mode: str) -> tuple[float, float]:
 def test_what_if_gains_agree_with_recomputing_the_summary(connection, demo):
     mode = "express"
     rng = np.random.default_rng(200)
+    west, south, east, north = CENTRE_BOX
     candidates = [
         planning.Candidate(
-            lat=float(rng.uniform(38.80, 38.99)),
-            lon=float(rng.uniform(-77.12, -76.91)),
-            radius_m=float(rng.uniform(200, 4000)),
+            lat=float(rng.uniform(south - 0.01, north + 0.01)),
+            lon=float(rng.uniform(west - 0.01, east + 0.01)),
+            radius_m=float(rng.uniform(200, 2500)),
             id=f"c{i}",
         )
         for i in range(200)
@@ -239,8 +244,8 @@ def test_what_if_gains_agree_with_recomputing_the_summary(connection, demo):
     for start in range(0, len(candidates), 50):
         answer = planning.what_if(
             connection,
-            region_id="dc",
-            bbox=None,
+            region_id=None,
+            bbox=CENTRE_BOX,
             mode=mode,
             candidates=candidates[start : start + 50],
             demand="demo-orders",
@@ -255,15 +260,16 @@ def test_what_if_gains_agree_with_recomputing_the_summary(connection, demo):
     orders = connection.execute(
         text(
             "SELECT ST_X(p.geom), ST_Y(p.geom), p.weight FROM demand_points p"
-            " JOIN demand_sets s ON s.id = p.set_id, regions r"
-            " WHERE s.name = 'demo-orders' AND r.region_id = 'dc' AND ST_Covers(r.geom, p.geom)"
+            " JOIN demand_sets s ON s.id = p.set_id WHERE s.name = 'demo-orders'"
         )
     ).all()
     order_points = shapely.points([(x, y) for x, y, _ in orders])
     order_weights = np.array([w for _, _, w in orders])
+    inside_box = shapely.covers(box(*CENTRE_BOX), order_points)
+    order_points, order_weights = order_points[inside_box], order_weights[inside_box]
     servers = servers_of(order_points, active_areas(connection, mode))
 
-    gained_somewhere = 0
+    gained_somewhere = gained_area = 0
     for index, (candidate, result) in enumerate(zip(candidates, results, strict=True)):
         with connection.begin_nested() as added:
             add_site(connection, index, candidate.lon, candidate.lat, candidate.radius_m, mode)
@@ -277,6 +283,7 @@ def test_what_if_gains_agree_with_recomputing_the_summary(connection, demo):
             result["area_m2"]
         )
         gained_somewhere += result["demand_gained"] > 0
+        gained_area += result["area_gained_m2"] > 10_000
 
         inside = shapely.covers(shapely.from_geojson(json.dumps(result["geometry"])), order_points)
         lost: dict[str, float] = {}
@@ -286,7 +293,8 @@ def test_what_if_gains_agree_with_recomputing_the_summary(connection, demo):
                 lost[alone] = lost.get(alone, 0) + order_weights[point_index]
         reported = {e["external_id"]: e["demand_weight"] for e in result["loses_exclusivity"]}
         assert {k: v for k, v in reported.items() if v} == pytest.approx(lost)
-    assert gained_somewhere > 20
+    # Not a vacuous agreement: many candidates gain area, and some gain demand.
+    assert gained_somewhere >= 10 and gained_area >= 20
 
 
 def test_best_next_is_greedy_by_demand_gained(connection, demo):

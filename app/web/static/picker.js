@@ -225,10 +225,12 @@
     }
   }
 
-  async function getJSON(url) {
+  /** The JSON body of a fetch of `url` (`init`: fetch's options, beyond the API headers),
+   * or an ApiFailure. */
+  async function requestJSON(url, init) {
     let response;
     try {
-      response = await fetch(url, { headers: API_HEADERS, credentials: "same-origin" });
+      response = await fetch(url, Object.assign({ headers: API_HEADERS, credentials: "same-origin" }, init));
     } catch (error) {
       throw new ApiFailure(0, null);
     }
@@ -247,31 +249,16 @@
     return body;
   }
 
-  async function postJSON(url, payload) {
-    let response;
-    try {
-      response = await fetch(url, {
-        method: "POST",
-        headers: Object.assign({ "Content-Type": "application/json" }, API_HEADERS),
-        credentials: "same-origin",
-        body: JSON.stringify(payload),
-      });
-    } catch (error) {
-      throw new ApiFailure(0, null);
-    }
-    let body = null;
-    try {
-      body = await response.json();
-    } catch (error) {
-      body = null;
-    }
-    if (!response.ok) {
-      throw new ApiFailure(response.status, body);
-    }
-    if (!body) {
-      throw new ApiFailure(502, null);
-    }
-    return body;
+  function getJSON(url) {
+    return requestJSON(url);
+  }
+
+  function postJSON(url, payload) {
+    return requestJSON(url, {
+      method: "POST",
+      headers: Object.assign({ "Content-Type": "application/json" }, API_HEADERS),
+      body: JSON.stringify(payload),
+    });
   }
 
   function geocodeUrl(query, limit) {
