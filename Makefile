@@ -8,7 +8,7 @@ PORT ?= 5000
 # Empty: app/serving.py's default (WEB_CONCURRENCY, else two per core plus one).
 WORKERS ?=
 
-.PHONY: run test fuzz lint format stop system-deps venv bench-import bench-pickup bench-coverage load-test bench-replica bench-reference bench-tiles bench-roads
+.PHONY: run test fuzz lint format stop system-deps venv bench-import bench-pickup bench-coverage load-test bench-replica bench-reference bench-tiles bench-roads bench-peak
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -25,6 +25,9 @@ venv: $(VENV)/.installed
 
 ## Migrate, load the demo data into an empty database, and serve with gunicorn
 ## (app/serving.py). PGBOUNCER=1: through pgbouncer in transaction mode (instance/pgbouncer).
+# The pages are English and Chinese: a CJK font makes the 中文 link and the Chinese pages
+# legible on a fresh machine (Debian ships none by default).
+run: export EXTRA_PACKAGES = fonts-wqy-microhei
 run: system-deps venv
 	$(FLASK) locator setup
 	@echo "Serving the locator on http://$(HOST):$(PORT)/"
@@ -90,6 +93,10 @@ bench-reference: venv
 
 bench-tiles: system-deps venv .venv-tipg/.installed
 	$(BIN)/python bench/tile_speed.py
+
+## The peak: 200 checkouts racing for the last units, the database killed mid-run (bench/README.md).
+bench-peak: venv
+	$(BIN)/python bench/peak.py
 
 ## A bounded mixed load (good and bad requests) with rate limits on; fails on any 500.
 load-test: venv

@@ -10,7 +10,8 @@ with --locations pickup points in Asia/Shanghai, each with a few units of one ho
 and a small daily pickup capacity, and serves the app with gunicorn as `make run` does
 (app/serving.py), HOLD_TTL_S short so that holds expire during the run. Then --clients
 threads, each a checkout on its own connection, for --seconds: hold one or two units at
-a random location under a fresh Idempotency-Key, then confirm (and sometimes cancel or
+a random location (80% of the holds go to a tenth of the locations) under a fresh
+Idempotency-Key, then confirm (and sometimes cancel or
 collect), release, or walk away and let the hold expire. A request answered 503 or cut
 off is sent again with the same key, as a checkout would. Halfway through, the database
 is stopped with ``pg_ctl -m immediate`` (a crash: no checkpoint, no goodbye) and started
@@ -63,6 +64,9 @@ HOT_SKU = "festival-box"
 # wait for their WAL to be written (synchronous_commit), while fsync is skipped.
 SETTINGS = {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "on"}
 RETRY_PAUSE_S = 0.2
+# Festival demand is not spread evenly: most checkouts want the same few stores.
+HOT_SHARE = 0.8  # of the holds go to...
+HOT_LOCATIONS = 0.1  # ...this share of the locations
 REQUEST_TIMEOUT_S = 15
 
 
@@ -129,8 +133,11 @@ class Client(threading.Thread):
         while time.monotonic() < self.deadline:
             n += 1
             key = f"peak-{self.number}-{n}"
+            pool = self.locations
+            if self.rng.random() < HOT_SHARE:
+                pool = pool[: max(1, int(len(pool) * HOT_LOCATIONS))]
             body = {
-                "location_external_id": self.rng.choice(self.locations),
+                "location_external_id": self.rng.choice(pool),
                 "mode": "pickup",
                 "cart": [{"sku": HOT_SKU, "qty": self.rng.choice((1, 1, 1, 2))}],
             }

@@ -57,12 +57,21 @@ def main() -> None:
             [*FLASK, "import", "--no-progress", str(areas_csv)], cwd=REPO, env=bench.env, check=True
         )
 
-    from playwright.sync_api import sync_playwright
-
     # No base map: this machine may be offline, and the overlays are what is measured.
     os.environ["TILE_URL"] = ""
 
-    with bench_server(args.rows, args.workers, prepare=add_areas) as bench, sync_playwright() as pw:
+    with bench_server(args.rows, args.workers, prepare=add_areas) as bench:
+        print(f"{args.rows:,} locations, {args.areas:,} areas")
+        walk_planner(bench.base_url)
+
+
+def walk_planner(base_url: str) -> None:
+    """Open the planner of the server at ``base_url`` in Chromium and zoom from national
+    to street level (see the module docstring); exits 1 on any console error or failed
+    request. The server should run with TILE_URL="" (no base map)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
         )
@@ -81,12 +90,12 @@ def main() -> None:
         page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status} {r.url}"))
         ARTIFACTS.mkdir(exist_ok=True)
         started = time.perf_counter()
-        page.goto(bench.base_url + "/planner", timeout=120_000)
+        page.goto(base_url + "/planner", timeout=120_000)
         page.wait_for_selector("path.locator-location", timeout=120_000)
         opened = time.perf_counter() - started
         bounds = page.evaluate(f"{_MAP}.getBounds().toBBoxString()")
         zoom = page.evaluate(f"{_MAP}.getZoom()")
-        print(f"{args.rows:,} locations, {args.areas:,} areas; page drawn in {opened:.1f} s")
+        print(f"planner drawn in {opened:.1f} s")
         print(f"opened on {bounds} (west,south,east,north) at zoom {zoom}")
         page.screenshot(path=str(ARTIFACTS / "planner-1m-open.png"))
         print(f"{'zoom':>4} {'areas':>7} {'locations':>9} {'seconds':>8}")

@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 
 from coverage_throughput import write_areas
 from harness import FLASK, REPO, SERVING, _answers, bench_server, gunicorn_server
+from planner_at_scale import walk_planner
 from sqlalchemy.engine import make_url
 
 from app.embedded_postgres import EmbeddedPostgres, free_loopback_port
@@ -198,9 +199,16 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tipg-python", default=str(REPO / ".venv-tipg" / "bin" / "python"))
+    parser.add_argument(
+        "--planner",
+        action="store_true",
+        help="then walk the planner in Chromium on the same server (planner_at_scale.py)",
+    )
     args = parser.parse_args()
 
     def add_areas(bench) -> None:
+        # No base map for the planner: this machine may be offline (tiles are unaffected).
+        bench.env["TILE_URL"] = ""
         areas_csv = bench.workdir / "areas.csv"
         write_areas(bench.locations_csv, areas_csv, args.areas)
         subprocess.run(
@@ -245,6 +253,8 @@ def main() -> None:
                             f"{result['mean_kb']:>9.1f}{result['errors']:>8}"
                             + (f"   {ratio:.2f}x" if name != "tipg" else "")
                         )
+        if args.planner:
+            walk_planner(bench.base_url)
 
 
 if __name__ == "__main__":

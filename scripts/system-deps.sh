@@ -6,7 +6,8 @@ set -euo pipefail
 
 # pgRouting: road travel time (DESIGN §4.7), a server extension in the same cluster.
 packages=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting python3-venv)
-# Extra packages, e.g. EXTRA_PACKAGES="chromium" for the browser tests.
+# Extra packages, e.g. EXTRA_PACKAGES="chromium" for the browser tests, or the CJK font
+# (fonts-wqy-microhei) that `make run` asks for, so the Chinese pages are legible.
 read -r -a extra <<< "${EXTRA_PACKAGES:-}"
 packages+=("${extra[@]}")
 

@@ -76,6 +76,11 @@ GROUP BY s.id ORDER BY s.name
     )
 
 
+def demand_set_names(connection: Connection) -> list[str]:
+    """The demand sets' names, sorted (cheap: for a page's selector)."""
+    return list(connection.execute(text("SELECT name FROM demand_sets ORDER BY name")).scalars())
+
+
 # One row per demand point of set :set_id inside the target: its weight, position and
 # label; how many active locations' areas of :mode cover it (``servers``), the lowest of
 # their ids (the one location, when there is one: whose exclusive demand it is) and

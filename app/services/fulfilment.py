@@ -149,7 +149,12 @@ class Exclusion:
 
     @property
     def sort_key(self) -> tuple:
-        return (self.site.distance_m, MODES.index(self.mode), self.site.external_id)
+        return exclusion_key(self.site, self.mode)
+
+
+def exclusion_key(site: Site, mode: str) -> tuple:
+    """Exclusions come nearest first, then by mode and external_id."""
+    return (site.distance_m, MODES.index(mode), site.external_id)
 
 
 @dataclass
@@ -464,6 +469,25 @@ class _Rules:
             return reasons
         return Option("delivery", "stock", candidate.site, ready_at)
 
+    def surely_excluded(self, candidate: Candidate) -> bool:
+        """Whether a cheap test already excludes the candidate (``evaluate`` would give
+        at least this reason): a temperature it cannot keep, an area that does not cover
+        the origin, or lines it lacks with no warehouse to send them."""
+        site = candidate.site
+        if self.temperature_reasons(site):
+            return True
+        lacking = self.lacking(site, self.cart)
+        if candidate.mode == "pickup":
+            warehouses = self.network.suppliers.get(site.id, ())
+            return bool(lacking) and not any(w.id != site.id for w in warehouses)
+        return not candidate.covers or bool(lacking)
+
+    def exclusion(self, candidate: Candidate) -> Exclusion:
+        """A surely excluded candidate with every reason that applies."""
+        reasons = self.evaluate(candidate)
+        assert not isinstance(reasons, Option), "surely_excluded disagrees with the rules"
+        return Exclusion(candidate.site, candidate.mode, tuple(reasons))
+
     def evaluate(self, candidate: Candidate) -> Option | list[dict]:
         if candidate.mode == "pickup":
             return self.pickup(candidate.site)
@@ -480,15 +504,29 @@ def plan(
     rules = _Rules(network, cart, at, defaults)
     options: list[Option] = []
     excluded: list[Exclusion] = []
+    # Candidates that a cheap test already excludes: counted, but their reasons (opening
+    # hours walks, mostly) are listed only for those among the first ``limit`` exclusions.
+    # Most express and delivery candidates are outside their area.
+    deferred: list[Candidate] = []
     for candidate in network.candidates:
+        if rules.surely_excluded(candidate):
+            deferred.append(candidate)
+            continue
         outcome = rules.evaluate(candidate)
         if isinstance(outcome, Option):
             options.append(outcome)
         else:
             excluded.append(Exclusion(candidate.site, candidate.mode, tuple(outcome)))
     options.sort(key=lambda option: option.sort_key)
-    excluded.sort(key=lambda exclusion: exclusion.sort_key)
-    return Plan(options[:limit], excluded[:limit], len(excluded), len(options))
+    ranked = sorted(
+        [(exclusion.sort_key, exclusion) for exclusion in excluded]
+        + [(exclusion_key(c.site, c.mode), c) for c in deferred],
+        key=lambda pair: pair[0],  # one key per (location, mode): never a tie
+    )
+    shown = [
+        item if isinstance(item, Exclusion) else rules.exclusion(item) for _, item in ranked[:limit]
+    ]
+    return Plan(options[:limit], shown, len(ranked), len(options))
 
 
 # -- the request, against the database ----------------------------------------------

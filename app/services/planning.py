@@ -71,6 +71,10 @@ def demand_sets(connection: Connection) -> list[dict]:
     ]
 
 
+def demand_set_names(connection: Connection) -> list[str]:
+    return sql.demand_set_names(connection)
+
+
 def share(part: float, whole: float) -> float:
     """part / whole in 0..1, 0 for nothing at all (see coverage.covered_share)."""
     return coverage.covered_share(part, whole)

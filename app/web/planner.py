@@ -29,7 +29,7 @@ from app.limits import (
 )
 from app.models import SERVICE_AREA_MODES
 from app.security import allow_inline_scripts
-from app.services import coverage, locations, roads, tiles
+from app.services import coverage, locations, planning, roads, tiles
 from app.web import i18n
 
 bp = Blueprint("planner", __name__, template_folder="templates")
@@ -131,7 +131,24 @@ def planner():
         mode_colours=maps.MODE_COLOURS,
         mode_labels=maps.MODE_LABELS,
         summaries=summaries,
+        planning=_planning_tools(connection, region, regions, modes),
     )
+
+
+def _planning_tools(connection, region: dict | None, regions: list[dict], modes: list[str]):
+    """What static/planner-planning.js needs: the demand sets (names only, so the page
+    costs no planning work) and the API it asks, after the page has loaded."""
+    return {
+        "demandSets": planning.demand_set_names(connection),
+        "demandUrl": url_for("api_planning.DemandCoverage"),
+        "whatIfUrl": url_for("api_planning.WhatIf"),
+        "region": region["region_id"] if region else None,
+        "regions": [{"id": r["region_id"], "name": r["name"]} for r in regions],
+        "modes": modes,
+        "modeLabels": maps.MODE_LABELS,
+        "modeColours": maps.MODE_COLOURS,
+        "script": url_for("web.static", filename="planner-planning.js"),
+    }
 
 
 def vector_tiles() -> maps.VectorTiles:

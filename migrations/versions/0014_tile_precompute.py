@@ -18,8 +18,10 @@ transaction, rather than rebuilt after an import keyed by the data version (migr
 0009): sums are exactly maintainable by adding the new rows and subtracting the old
 ones, so every write path (import, admin PUT, DELETE, psql) is covered without being
 told, a reader never sees locations and cells disagree, and there is no window after
-an import in which tiles are slow or stale. A bulk import of a million new locations
-pays one grouped pass over its rows (seconds, next to the import's tens of seconds).
+an import in which tiles are slow or stale. A rebuild would cost a bulk import the same
+and every small import far more. The price is paid by the bulk load: a million new
+locations make about 2.9 million cell rows (about 280 MB), and the trigger added 35 to
+55 s to such an import on this loaded 2-core machine; an admin write changes 12 cells.
 Retired locations and those beyond Mercator's latitudes are in no cell (no tile shows
 them). TRUNCATE of locations empties the cells.
 

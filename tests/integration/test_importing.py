@@ -188,6 +188,34 @@ def test_duplicate_keys_in_one_file_are_rejected(connection, tmp_path):
     assert "duplicate of 2" in report.rejected[0].message
 
 
+@pytest.mark.parametrize("options", [ImportOptions(dry_run=True), ImportOptions(skip_invalid=True)])
+def test_duplicates_are_found_after_a_rejection_and_the_first_one_stands(
+    connection, tmp_path, options
+):
+    rows = [
+        location_row(1),
+        location_row(2, lat="x"),  # rejected first: the keys after it are still checked
+        location_row(1, name="again"),
+        location_row(3),
+        location_row(3, name="thrice"),
+        location_row(3, name="thrice again"),
+    ]
+    report = import_file(connection, write_csv(tmp_path / "dup.csv", rows), options)
+    assert [(r.row, r.field) for r in report.rejected] == [
+        (3, "lat"),
+        (4, "external_id"),
+        (6, "external_id"),
+        (7, "external_id"),
+    ]
+    assert [r.message[:14] for r in report.rejected[1:]] == [
+        "duplicate of 2",
+        *["duplicate of 5"] * 2,
+    ]
+    names = dict(connection.execute(text("SELECT external_id, name FROM locations")).all())
+    expected = {} if options.dry_run else {"t-0001": "Test store 1", "t-0003": "Test store 3"}
+    assert names == expected
+
+
 def test_internal_columns_are_refused_not_assigned(connection, tmp_path):
     header = "id," + HEADER
     rows = [{"id": 99, **location_row(1)}]

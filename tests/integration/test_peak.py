@@ -14,7 +14,7 @@ import sys
 from tests.conftest import REPO
 
 CLIENTS = 50
-SECONDS = 10
+SECONDS = 8
 
 
 def load_peak():

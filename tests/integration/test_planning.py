@@ -28,7 +28,9 @@ def load_demand(connection, name: str, lons, lats, weights) -> int:
     cursor = connection.connection.driver_connection.cursor()
     with cursor.copy("COPY demand_points (set_id, geom, weight) FROM STDIN") as copy:
         for lon, lat, weight in zip(lons, lats, weights, strict=True):
-            copy.write_row((set_id, f"SRID=4326;POINT({float(lon)!r} {float(lat)!r})", float(weight)))
+            copy.write_row(
+                (set_id, f"SRID=4326;POINT({float(lon)!r} {float(lat)!r})", float(weight))
+            )
     connection.execute(text("ANALYZE demand_points"))
     return set_id
 
@@ -279,9 +281,7 @@ def test_what_if_gains_agree_with_recomputing_the_summary(connection, demo):
         # region edge); a planner's gains are in hectares.
         assert result["area_gained_m2"] == pytest.approx(after_m2 - today_m2, rel=1e-5, abs=50)
         assert result["demand_gained"] == pytest.approx(after_weight - today_weight, abs=1e-6)
-        assert result["area_gained_m2"] + result["overlap_m2"] == pytest.approx(
-            result["area_m2"]
-        )
+        assert result["area_gained_m2"] + result["overlap_m2"] == pytest.approx(result["area_m2"])
         gained_somewhere += result["demand_gained"] > 0
         gained_area += result["area_gained_m2"] > 10_000
 

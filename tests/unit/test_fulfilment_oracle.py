@@ -254,7 +254,9 @@ class Oracle:
             if not self.room(warehouse, "supply", supply, clock.day(departure)):
                 full = True
                 continue
-            arrival = departure + supply.lead_minutes
+            arrival = departure + self.case["roads"].get(
+                (warehouse["id"], site["id"]), supply.lead_minutes
+            )
             if arrival > deadline:
                 break
             return self.ready(site, "pickup", arrival, deadline)
@@ -487,6 +489,13 @@ def cases(draw):
         "used": used,
         "covers": {(p["id"], m): draw(st.booleans()) for p in points for m in MODES[1:]},
         "travel": {p["id"]: draw(st.sampled_from([0, 300, 1800, 3500])) for p in points},
+        # Supply runs a road network times (whole minutes, in place of lead_minutes).
+        "roads": {
+            (w["id"], p["id"]): minutes
+            for w in warehouses
+            for p in points
+            if (minutes := draw(st.sampled_from([None, 7, 45, 200]))) is not None
+        },
     }
 
 
@@ -542,6 +551,7 @@ def _network(case) -> Network:
             for p in case["points"]
             if case["covers"][(p["id"], "express")]
         },
+        supply_road_s={pair: 60.0 * minutes for pair, minutes in case["roads"].items()},
     )
 
 
@@ -607,6 +617,23 @@ def test_service_agrees_with_the_minute_by_minute_oracle(case):
         got[key] = sorted(json.dumps(r) for r in exclusion.reasons)
     assert expected, "the oracle evaluated no candidate"
     assert got == expected, _differences(case, got, expected)
+    # A transfer's duration_s is its run: by road where timed, else the lead time.
+    warehouses = {w["external_id"]: w for ws in case["suppliers"].values() for w in ws}
+    for option in result.options:
+        if option.source == "transfer":
+            warehouse = warehouses[option.supplied_from.external_id]
+            lead = warehouse["settings"].get("supply", DEFAULTS.settings("supply")).lead_minutes
+            minutes = case["roads"].get((warehouse["id"], option.site.id), lead)
+            assert option.duration_s == 60 * minutes
+    # A smaller limit shows the first options and exclusions of the same answer, with
+    # the same totals (the service lists reasons only for the exclusions it shows).
+    capped = plan(_network(case), [Line(s, q) for s, q in case["cart"]], case["at"], 3, DEFAULTS)
+    assert capped.options == result.options[:3]
+    assert capped.excluded == result.excluded[:3]
+    assert (capped.options_total, capped.excluded_total) == (
+        result.options_total,
+        result.excluded_total,
+    )
     # Earliest first, then distance, mode, external_id.
     keys = [o.sort_key for o in result.options]
     assert keys == sorted(keys)
