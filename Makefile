@@ -8,7 +8,7 @@ PORT ?= 5000
 # Empty: app/serving.py's default (WEB_CONCURRENCY, else two per core plus one).
 WORKERS ?=
 
-.PHONY: run test fuzz lint format stop system-deps venv bench-import bench-pickup bench-coverage load-test bench-replica bench-reference bench-tiles bench-roads bench-peak
+.PHONY: run test fuzz lint format stop system-deps venv bench-import bench-pickup bench-coverage load-test bench-replica bench-reference bench-tiles bench-roads bench-peak bench-planning
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -97,6 +97,10 @@ bench-tiles: system-deps venv .venv-tipg/.installed
 ## The peak: 200 checkouts racing for the last units, the database killed mid-run (bench/README.md).
 bench-peak: venv
 	$(BIN)/python bench/peak.py
+
+## Planning: the summary with demand and the what-if, 100,000 areas, 1,000,000 points.
+bench-planning: system-deps venv
+	$(BIN)/python bench/planning_speed.py
 
 ## A bounded mixed load (good and bad requests) with rate limits on; fails on any 500.
 load-test: venv

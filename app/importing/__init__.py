@@ -16,20 +16,13 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-from app.importing.datasets import (
-    DATASETS as _DATASETS,
-)
-from app.importing.datasets import (
-    LOCATION_FIELDS,
-    PRODUCT_FIELDS,
-    SETTINGS_FIELDS,
-    STOCK_FIELDS,
-)
+from app.importing import datasets
+from app.importing.datasets import LOCATION_FIELDS, PRODUCT_FIELDS, SETTINGS_FIELDS, STOCK_FIELDS
 from app.importing.pipeline import import_bytes, import_file, import_records, import_stream
 from app.importing.places import CHECKS as PLAUSIBILITY_CHECKS
 from app.importing.report import ImportFileError, ImportOptions, ImportReport, Rejection
 
-DATASETS = tuple(_DATASETS)  # the names --dataset takes
+DATASETS = tuple(datasets.DATASETS)  # the names --dataset takes
 
 DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "geodata" / "demo"
 # Order matters: service areas refer to locations.

@@ -252,16 +252,3 @@ def purge(connection: Connection, before: datetime) -> int:
         {"before": before},
     )
     return deleted
-
-
-def hold_lines(connection: Connection, hold_id: uuid.UUID) -> list[dict]:
-    return as_dicts(
-        connection.execute(
-            text(
-                "SELECT l.external_id AS location_external_id, hl.sku, hl.qty"
-                " FROM hold_lines AS hl JOIN locations AS l ON l.id = hl.location_id"
-                " WHERE hl.hold_id = :id ORDER BY l.external_id, hl.sku"
-            ),
-            {"id": hold_id},
-        )
-    )

@@ -42,7 +42,6 @@ depends_on = None
 MIN_CELL_ZOOM = 6
 MAX_CELL_ZOOM = 17
 GRID_BITS = 32
-TILE_CELL_BITS = MIN_CELL_ZOOM  # a tile is 2^6 x 2^6 cells
 # Web Mercator's latitude limit: atan(sinh(pi)) in degrees.
 MERCATOR_MAX_LAT = 85.0511287798066
 
@@ -110,9 +109,6 @@ added AS (
       AND NOT EXISTS (
           SELECT FROM location_tile_cells AS t
           WHERE t.zoom = d.zoom AND t.cx = d.cx AND t.cy = d.cy)
-    -- The cells of one tile side by side on disk (a bulk import writes most cells), so
-    -- a tile reads a few pages rather than a page per cell.
-    ORDER BY zoom, cx >> {TILE_CELL_BITS}, cy >> {TILE_CELL_BITS}, cx, cy
 )
 SELECT array_agg(zoom), array_agg(cx), array_agg(cy) FROM written WHERE count = 0"""
 

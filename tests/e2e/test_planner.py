@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import struct
 import urllib.error
 import urllib.request
@@ -201,12 +200,14 @@ def test_pages_reference_no_other_host(live_server):
         ("/vendor/leaflet/0.1/leaflet.js", 404, None),
     ],
 )
-def test_bad_requests_are_problems(live_server, path, status, field):
+def test_bad_requests_are_error_pages(live_server, path, status, field):
+    """The API's statuses, as pages (tests/e2e/test_error_pages.py has the rest)."""
     got, content_type, body = http_get(live_server.url + path)
     assert got == status
-    assert content_type == "application/problem+json"
+    assert content_type.startswith("text/html")
+    assert 'class="error-card' in body.decode()
     if field:
-        assert json.loads(body)["errors"][0]["field"] == field
+        assert path.split(f"{field}=")[1] in body.decode()  # the page names the value
 
 
 def test_leaflet_is_served_by_the_app(live_server):

@@ -439,3 +439,30 @@ def test_holds_need_the_orders_scope_and_a_key(checkout, connection, make_app):
     assert huge.status_code == 400 and huge.json["errors"][0]["field"] == "cart[0].qty"
     connection.rollback()
     assert connection.execute(text("SELECT count(*) FROM holds")).scalar_one() == 0
+
+
+def test_purge_only_deletes_what_ended_long_ago(checkout, connection, clock, make_app):
+    from app.services import holds
+
+    old = checkout.hold(bread(1)).json
+    order = checkout.hold(bread(1)).json
+    assert checkout.confirm(order["hold_id"]).status_code == 200
+    clock.advance(days=2)
+    fresh = checkout.hold(bread(1)).json
+    with connection.begin():
+        # A week after the first hold expired: it goes; the order is within its window.
+        expired, deleted = holds.purge(
+            connection, clock.moment + timedelta(days=6), timedelta(days=7)
+        )
+    assert (expired, deleted) == (2, 0)
+    with connection.begin():
+        expired, deleted = holds.purge(
+            connection, clock.moment + timedelta(days=8), timedelta(days=7)
+        )
+    assert (expired, deleted) == (0, 1)
+    remaining = set(connection.execute(text("SELECT id::text FROM holds")).scalars())
+    connection.rollback()
+    assert remaining == {order["hold_id"], fresh["hold_id"]} and old["hold_id"] not in remaining
+    result = make_app().test_cli_runner().invoke(args=["locator", "holds", "purge"])
+    assert result.exit_code == 0, result.output
+    assert "holds and orders deleted" in result.output

@@ -336,3 +336,67 @@ def test_best_next_is_greedy_by_demand_gained(connection, demo):
         for other in set(range(len(candidates))) - {p["candidate"] for p in picks[:n]}:
             alternative = what_if([*before, candidates[other]])["combined"]["demand_gained"]
             assert alternative - base <= picks[n - 1]["demand_gained"] + 1e-9
+
+
+# -- drive time ------------------------------------------------------------------------
+
+
+def test_drive_time_demand_and_candidates_on_a_road_grid(app, runner, connection, tmp_path):
+    """The demand inside drive-time areas is their share reached within their time, and a
+    drive-time candidate gains what adding it as a drive-time area would."""
+    from tests.integration.test_roads import SIZE, grid_locations_csv, node_position, write_grid
+
+    write_grid(tmp_path / "grid.osm.pbf")
+    result = runner.invoke(args=["locator", "roads", "import", str(tmp_path / "grid.osm.pbf")])
+    assert result.exit_code == 0, result.output
+    (tmp_path / "shops.csv").write_text(grid_locations_csv())
+    assert import_file(connection, tmp_path / "shops.csv", ImportOptions()).created
+    (tmp_path / "drive.csv").write_text(
+        "location_external_id,mode,drive_time_s\ngrid-a,express,90\ngrid-d,express,60\n"
+    )
+    assert import_file(connection, tmp_path / "drive.csv", ImportOptions()).created == 2
+    (west, south), (east, north) = node_position(0, 0), node_position(SIZE - 1, SIZE - 1)
+    rng = np.random.default_rng(9)
+    lons = rng.uniform(west - 0.002, east + 0.002, 4000)
+    lats = rng.uniform(south - 0.002, north + 0.002, 4000)
+    weights = rng.uniform(1, 3, 4000)
+    load_demand(connection, "grid-demand", lons, lats, weights)
+    connection.commit()
+    grid_box = (west - 0.003, south - 0.003, east + 0.003, north + 0.003)
+
+    [figures] = planning.demand_coverage(
+        connection, region_id=None, bbox=grid_box, modes=["express"], demand="grid-demand",
+        timeout_ms=TIMEOUT_MS,
+    ).values()  # fmt: skip
+    areas = active_areas(connection, "express")
+    inside = np.array([bool(s) for s in servers_of(shapely.points(lons, lats), areas)])
+    assert 0 < inside.sum() < len(lons)
+    assert figures["drive_time"]["areas"] == 2
+    assert figures["drive_time"]["covered_weight"] == pytest.approx(weights[inside].sum())
+    assert figures["covered_weight"] == figures["drive_time"]["covered_weight"]
+
+    lon, lat = node_position(3, 3)
+    site = planning.Candidate(lat=lat, lon=lon, drive_time_s=120)
+    answer = planning.what_if(
+        connection, region_id=None, bbox=grid_box, mode="express", candidates=[site],
+        demand="grid-demand", timeout_ms=TIMEOUT_MS,
+    )  # fmt: skip
+    [result] = answer["candidates"]
+    assert result["drive_time_s"] == 120 and result["demand_weight"] > 0
+    # The same site as a location with a drive-time area, built by the importer.
+    (tmp_path / "site.csv").write_text(
+        f"external_id,name,kind,lat,lon\nsite,Site,store,{lat},{lon}\n"
+    )
+    assert import_file(connection, tmp_path / "site.csv", ImportOptions()).created
+    (tmp_path / "site_area.csv").write_text(
+        "location_external_id,mode,drive_time_s\nsite,express,120\n"
+    )
+    assert import_file(connection, tmp_path / "site_area.csv", ImportOptions()).created
+    [after] = planning.demand_coverage(
+        connection, region_id=None, bbox=grid_box, modes=["express"], demand="grid-demand",
+        timeout_ms=TIMEOUT_MS,
+    ).values()  # fmt: skip
+    assert result["demand_gained"] == pytest.approx(
+        after["covered_weight"] - figures["covered_weight"]
+    )
+    connection.rollback()

@@ -105,7 +105,7 @@
         style: function (feature) {
           var k = top > 0 ? Math.min(SCALE.length - 1, Math.floor(SCALE.length * feature.properties.weight / top)) : 0;
           return { color: "#7f2704", weight: 0.5, fillColor: SCALE[k], fillOpacity: 0.6,
-                   className: "demand-hexagon" };
+                   className: "demand-hexagon demand-class-" + k };
         },
         onEachFeature: function (feature, layer) {
           layer.bindTooltip(element("span", "Uncovered demand " + weight(feature.properties.weight) +
@@ -159,7 +159,8 @@
       config.regions.reduce(function (chain, region) {
         return chain.then(function () {
           return getJSON(demandQuery(config, region.id, [mode], set)).then(function (body) {
-            rows.push({ label: region.name.slice(0, 16), share: body.modes[mode].covered_share,
+            var label = region.name.length > 16 ? region.name.slice(0, 15) + "…" : region.name;
+            rows.push({ label: label, share: body.modes[mode].covered_share,
                         colour: config.modeColours[mode] });
           });
         });
