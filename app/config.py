@@ -52,9 +52,6 @@ class Config:
     # ReadCache). About 1 KB a row: the default holds some 2,000 recent searches in
     # about 50 MB. 0 turns the cache off.
     READ_CACHE_ROWS = _int("READ_CACHE_ROWS", 50_000)
-    # Bytes of rendered vector tiles each process keeps, per data version (app/services/
-    # tiles.py, TileCache): a repeated tile costs one trivial query. 0 turns it off.
-    TILE_CACHE_BYTES = _int("TILE_CACHE_BYTES", 64 * 2**20)
     # Polygons with more vertices than this are rejected on import.
     MAX_POLYGON_VERTICES = _int("MAX_POLYGON_VERTICES", 100_000)
     # Points per POST /api/v1/coverage/batch call.

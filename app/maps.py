@@ -236,8 +236,11 @@ def location_map(
     tiles: Tiles,
     at: datetime,
     location_url: Callable[[str], str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    describe_opening: Callable[[Mapping, datetime], str] | None = None,
 ) -> folium.Map:
-    """One location and its service areas, one overlay per mode."""
+    """One location and its service areas, one overlay per mode. ``labels`` (the pages'
+    catalogue, app/web/i18n.py) and ``describe_opening`` put its popup in the page's words."""
     location_url = location_url or _default_location_url
     bbox = bbox_of([*(row["geometry"] for row in service_areas), _point(location)])
     west, south, east, north = bbox
@@ -246,7 +249,15 @@ def location_map(
     fmap = _new_map(assets, tiles, center=latlon(west, south) if lone_point else None)
     modes = [mode for mode in MODE_ORDER if any(row["mode"] == mode for row in service_areas)]
     _add_service_areas(fmap, service_areas, modes, location_url)
-    _add_locations(fmap, [location], at, location_url, radius=9)
+    _add_locations(
+        fmap,
+        [location],
+        at,
+        location_url,
+        radius=9,
+        labels=labels or {},
+        describe_opening=describe_opening or opening_summary,
+    )
     # Few overlays here: the list can stay open.
     folium.LayerControl(collapsed=False).add_to(fmap)
     _Legend(_legend_html(modes, has_gaps=False, has_region=False)).add_to(fmap)
@@ -474,8 +485,11 @@ def _add_locations(
     location_url: Callable[[str], str],
     *,
     radius: int,
+    labels: Mapping[str, str],
+    describe_opening: Callable[[Mapping, datetime], str],
 ) -> None:
-    """Locations as circle markers, coloured by kind, with a tooltip and a popup each."""
+    """Locations as circle markers, coloured by kind, with a tooltip and a popup each; codes
+    are shown by their ``labels`` (``kind.<code>``, ``capability.<code>``) where given."""
     features = [
         {
             "type": "Feature",
@@ -486,10 +500,15 @@ def _add_locations(
                 "kind_code": row["kind"],
                 "name": _text(row["name"]),
                 "location": _link(location_url(row["external_id"]), row["name"]),
-                "kind": _text(_label(row["kind"])),
-                "hours": _text(row["opening_hours"] or "not given"),
-                "open_now": _text(opening_summary(row, at)),
-                "capabilities": _text(", ".join(row["capabilities"] or []) or "none"),
+                "kind": _text(labels.get(f"kind.{row['kind']}", _label(row["kind"]))),
+                "hours": _text(row["opening_hours"] or labels.get("hours.unknown", "not given")),
+                "open_now": _text(describe_opening(row, at)),
+                "capabilities": _text(
+                    labels.get("list.and", ", ").join(
+                        labels.get(f"capability.{code}", code) for code in row["capabilities"] or []
+                    )
+                    or labels.get("location.none", "none")
+                ),
             },
         }
         for row in rows
@@ -504,7 +523,16 @@ def _add_locations(
         tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False, sticky=False),
         popup=folium.GeoJsonPopup(
             fields=["location", "kind", "hours", "open_now", "capabilities"],
-            aliases=["Location", "Kind", "Hours", "Now", "Capabilities"],
+            aliases=[
+                labels.get(key, default)
+                for key, default in (
+                    ("location.heading", "Location"),
+                    ("location.kind", "Kind"),
+                    ("location.hours", "Hours"),
+                    ("location.now", "Now"),
+                    ("entry.services", "Capabilities"),
+                )
+            ],
             localize=False,
         ),
         control=False,

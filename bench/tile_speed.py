@@ -8,12 +8,12 @@ Usage (from the repository root)::
 Generated locations (make_locations.py) and a geodesic delivery circle (1-8 km) around the
 first --areas of them are imported; then, for each zoom of --zooms and each layer, the
 same list of tiles over the populated area (the tiles of randomly drawn locations) is
-requested from the app (gunicorn, /tiles/...) with its tile cache on (as it runs by
-default) and off (TILE_CACHE_BYTES=0: every request runs its tile statement), and from
-tipg (uvicorn, the same number of workers, /collections/public.<table>/tiles/
-WebMercatorQuad/...), by --connections keep-alive clients each, for --seconds. It prints
-tiles/s, p50 and p99 (ms), and the largest and mean tile size, per server, layer and
-zoom, and each app's rate over tipg's.
+requested from the app (gunicorn, /tiles/...) and from tipg (uvicorn, the same number of
+workers, /collections/public.<table>/tiles/WebMercatorQuad/...), by --connections
+keep-alive clients each, for --seconds. It prints tiles/s, p50 and p99 (ms), and the
+largest and mean tile size, per server, layer and zoom. With --planner it then walks the
+planner in Chromium on the same server (bench/planner_at_scale.py), so one load of the
+million locations gives both.
 
 tipg (PyPI) lives in a virtualenv of its own (it brings FastAPI, asyncpg and pydantic,
 which the app does not use): ``make bench-tiles`` makes it in .venv-tipg from
@@ -37,7 +37,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from coverage_throughput import write_areas
-from harness import FLASK, REPO, SERVING, _answers, bench_server, gunicorn_server
+from harness import FLASK, REPO, _answers, bench_server
 from planner_at_scale import walk_planner
 from sqlalchemy.engine import make_url
 
@@ -217,19 +217,13 @@ def main() -> None:
 
     with bench_server(args.rows, args.workers, prepare=add_areas) as bench:
         database_url = tcp_url(bench.env["DATABASE_URL"], bench.workdir)
-        # The same app without its tile cache: every request runs its tile statement.
-        uncached_env = {**bench.env, "TILE_CACHE_BYTES": "0"}
-        with (
-            gunicorn_server("wsgi:app", args.workers, uncached_env, options=SERVING) as uncached,
-            tipg_server(args.tipg_python, database_url, args.workers) as tipg_url,
-        ):
+        with tipg_server(args.tipg_python, database_url, args.workers) as tipg_url:
             print(
                 f"{args.rows:,} locations, {args.areas:,} service areas; {args.workers} workers"
-                f" each, {args.connections} clients, {args.seconds:.0f} s per figure;"
-                f" app: tile cache on (default), app-0: TILE_CACHE_BYTES=0"
+                f" each, {args.connections} clients, {args.seconds:.0f} s per figure"
             )
             header = f"{'layer':<14}{'z':>3}  {'server':<6}{'tiles/s':>9}{'p50 ms':>9}"
-            print(header + f"{'p99 ms':>9}{'max kB':>9}{'mean kB':>9}{'errors':>8}   vs tipg")
+            print(header + f"{'p99 ms':>9}{'max kB':>9}{'mean kB':>9}{'errors':>8}   ratio")
             points = read_points(bench.locations_csv)
             for layer, table in LAYERS.items():
                 for z in args.zooms:
@@ -239,19 +233,15 @@ def main() -> None:
                         f"/collections/public.{table}/tiles/WebMercatorQuad/{z}/{x}/{y}"
                         for z, x, y in tiles
                     ]
-                    results = {
-                        "app-0": load(uncached, ours, args.seconds, args.connections),
-                        "app": load(bench.base_url, ours, args.seconds, args.connections),
-                        "tipg": load(tipg_url, theirs, args.seconds, args.connections),
-                    }
-                    peer = results["tipg"]["rate"]
-                    for name, result in results.items():
-                        ratio = result["rate"] / peer if peer else float("inf")
+                    app = load(bench.base_url, ours, args.seconds, args.connections)
+                    peer = load(tipg_url, theirs, args.seconds, args.connections)
+                    for name, result in (("app", app), ("tipg", peer)):
+                        ratio = app["rate"] / peer["rate"] if peer["rate"] else float("inf")
                         print(
                             f"{layer:<14}{z:>3}  {name:<6}{result['rate']:>9.1f}"
                             f"{result['p50']:>9.1f}{result['p99']:>9.1f}{result['max_kb']:>9.1f}"
                             f"{result['mean_kb']:>9.1f}{result['errors']:>8}"
-                            + (f"   {ratio:.2f}x" if name != "tipg" else "")
+                            + (f"   {ratio:.2f}x" if name == "app" else "")
                         )
         if args.planner:
             walk_planner(bench.base_url)

@@ -78,7 +78,7 @@ def _tile_response(tile: tiles.TileRequest):
         etag = tiles.etag(connection, tile)
         if request.if_none_match.contains(etag):
             return current_app.response_class(status=304, headers=_cache_headers(etag))
-    etag, body = tiles.render(connection, tile, current_app.config["TILE_CACHE_BYTES"])
+    etag, body = tiles.render(connection, tile)
     return current_app.response_class(body, mimetype=MVT, headers=_cache_headers(etag))
 
 

@@ -192,6 +192,9 @@ def location_page(external_id: str):
         limit=MAX_SERVICE_AREAS,
     )
     now = datetime.now(UTC)
+    # In the reader's language, with the picker's labels for every code (app/web/i18n.py).
+    language = i18n.choose_language(request)
+    t = i18n.catalogue(language)
     fmap = maps.location_map(
         location=location,
         service_areas=areas,
@@ -199,10 +202,9 @@ def location_page(external_id: str):
         tiles=base_tiles(),
         at=now,
         location_url=location_url,
+        labels=t,
+        describe_opening=lambda row, at: _opening(row, at, t),
     )
-    # In the reader's language, with the picker's labels for every code (app/web/i18n.py).
-    language = i18n.choose_language(request)
-    t = i18n.catalogue(language)
     return render_template(
         "location.html",
         parts=maps.render_parts(fmap),

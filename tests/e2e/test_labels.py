@@ -4,8 +4,10 @@ the same words the picker's filters use, from the one catalogue (app/web/i18n.py
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from app.web.i18n import MESSAGES
+from tests.e2e.test_planner import click_drawn
 
 # dc-store-0003 (geodata/demo/locations.csv): a store with chilled and frozen storage, and
 # a delivery area.
@@ -27,13 +29,19 @@ def test_the_location_page_uses_the_picker_s_labels(guarded_page, lang):
     for code in CODES:
         assert t[f"capability.{code}"] in shown
     assert "_" not in shown  # no code left raw
-    assert (
-        details.locator("tr", has_text=t["location.kind"]).locator("td").inner_text()
-        == (t["kind.store"])
-    )
+    kind = details.locator("tr", has_text=t["location.kind"]).locator("td")
+    assert kind.inner_text() == t["kind.store"]
     assert t["status.active"] in details.inner_text()
     assert t["mode.delivery"] in page.locator(".location-areas").inner_text()
-    page.wait_for_selector(".leaflet-container path.leaflet-interactive", timeout=10_000)
+    page.wait_for_selector(".leaflet-container path.locator-location", timeout=10_000)
+    # The map's popup says the same as the table.
+    click_drawn(page, "path.locator-location")
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=5_000)
+    assert t["capability.cold_chain"] in popup.inner_text()
+    assert "cold_chain" not in popup.inner_text()
+    # Leaflet fades a popup in: the screenshot waits until it is drawn whole.
+    expect(page.locator(".leaflet-popup")).to_have_css("opacity", "1")
     guarded_page.screenshot(f"location-{lang}.png")
 
     # The picker's filters say the same.
