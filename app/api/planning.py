@@ -103,7 +103,9 @@ class SiteCandidateSchema(StrictSchema):
 
 class WhatIfBody(BodySchema):
     MAX_BYTES = MAX_WHATIF_CANDIDATES * WHATIF_BYTES_PER_CANDIDATE + 1024
-    LIST_CAPS = {"candidates": MAX_WHATIF_CANDIDATES}
+    # Past 50 candidates a 400 naming the field; far past it, refused before any
+    # candidate is validated (413).
+    LIST_CAPS = {"candidates": 10 * MAX_WHATIF_CANDIDATES}
 
     region = Text(max_length=128, metadata={"description": "A region_id (or give bbox)."})
     bbox = JsonBBox(metadata={"description": "[minLon, minLat, maxLon, maxLat] (or region)."})

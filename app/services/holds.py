@@ -141,7 +141,7 @@ def place_hold(
                 if not isinstance(option, Option):
                     break
                 if not set(_resources(option, request.cart)) <= set(resources):
-                    continue  # rolled back; start over with the new day's lock
+                    continue  # nothing written but lock rows: start over, lock that day
                 hold = _insert(connection, option, request, key, fingerprint, policy, now)
             count_hold("created")
             return HoldAnswer(hold)
@@ -169,7 +169,8 @@ def _replay(hold: dict, fingerprint: str) -> HoldAnswer:
 
 
 def _sites(connection: Connection, request: HoldRequest) -> tuple:
-    """(the location's Site, the warehouse's Site or None), checked for the mode."""
+    """(the location's Site, the named warehouse's row or None); NotFound for an
+    unknown one, InvalidInput when the location does not offer the mode."""
     row = sql.location(connection, request.location_external_id, request.lon, request.lat)
     if row is None:
         raise NotFound(

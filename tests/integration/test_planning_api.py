@@ -140,6 +140,9 @@ def test_unknown_region_or_demand_set_is_a_404(demo_client):
 
 def test_too_many_candidates_are_refused_before_any_work(client):
     response = what_if(client, region="dc", candidates=[SITE] * (MAX_WHATIF_CANDIDATES + 1))
+    assert response.status_code == 400 and fields_of(response) == {"candidates"}
+    small = {"lat": 1, "lon": 2, "radius_m": 3}
+    response = what_if(client, region="dc", candidates=[small] * (10 * MAX_WHATIF_CANDIDATES + 1))
     assert response.status_code == 413 and fields_of(response) == {"candidates"}
 
 
