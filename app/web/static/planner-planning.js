@@ -183,7 +183,9 @@
       return { bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()] };
     }
 
-    function weigh() {
+    /* Weigh every candidate; ``dropped``: the last one was just added, and is taken
+       back when it cannot be weighed (a drive time off the road network, say). */
+    function weigh(dropped) {
       if (!candidates.length) return;
       $("whatif-status").textContent = "Weighing " + candidates.length + " site(s)…";
       var body = Object.assign(target(), {
@@ -196,7 +198,7 @@
         .then(answer)
         .then(show)
         .catch(function (error) {
-          candidates.pop(); // the site just dropped could not be weighed
+          if (dropped === true) candidates.pop();
           $("whatif-status").textContent = "What-if: " + error.message;
         });
     }
@@ -281,8 +283,9 @@
         $("whatif-status").textContent = "Give the reach as a positive number.";
         return;
       }
-      candidates.push(Object.assign({ lat: event.latlng.lat, lon: L.Util.wrapNum(event.latlng.lng, [-180, 180], true) }, reach()));
-      weigh();
+      var lon = L.Util.wrapNum(event.latlng.lng, [-180, 180], true);
+      candidates.push(Object.assign({ lat: event.latlng.lat, lon: lon }, reach()));
+      weigh(true);
     });
     $("whatif-drop").addEventListener("click", toggleDropping);
     $("whatif-clear").addEventListener("click", function () {
