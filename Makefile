@@ -61,11 +61,11 @@ stop: venv
 	$(FLASK) locator pgbouncer stop
 	$(FLASK) locator postgres stop
 
-## Import speed at 1,000,000 rows (see README, "Benchmarks").
+## Import speed at 1,000,000 rows (bench/README.md).
 bench-import: system-deps venv
 	$(BIN)/python bench/import_speed.py
 
-## Pickup-points throughput against SQL and /healthz (see README, "Benchmarks").
+## Pickup-points throughput against SQL and /healthz (bench/README.md).
 bench-pickup: venv
 	@EXTRA_PACKAGES=wrk bash scripts/system-deps.sh
 	$(BIN)/python bench/pickup_throughput.py
