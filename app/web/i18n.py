@@ -104,6 +104,8 @@ MESSAGES: dict[str, dict[str, str]] = {
             "so your choice won't be sent there."
         ),
         "map.label": "Map of the pickup points in the list",
+        "map.hint": "The network's locations. Search for a postcode, a place or an address"
+        " to see the pickup points nearest to it.",
         "map.origin": "Search location",
         "map.cluster.one": "{count} pickup point",
         "map.cluster.other": "{count} pickup points",
@@ -280,6 +282,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "chosen.redirecting": "您选择了{name}。正在返回…",
         "return.disallowed": "此页面附带的返回地址不在允许列表中，因此不会将您的选择发送到该地址。",
         "map.label": "列表中自提点的地图",
+        "map.hint": "网络中的全部网点。输入邮编、地名或地址，查看离您最近的自提点。",
         "map.origin": "搜索位置",
         "map.cluster.one": "{count} 个自提点",
         "map.cluster.other": "{count} 个自提点",

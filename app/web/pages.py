@@ -40,6 +40,7 @@ from flask import (
 )
 
 from app.errors import NotFound
+from app.extensions import db
 from app.limits import (
     CART_MAX_LINES,
     DEFAULT_RADIUS_M,
@@ -48,8 +49,9 @@ from app.limits import (
     MIN_LINE_QTY,
     SKU,
 )
+from app.services import tiles
 from app.web import i18n
-from app.web.planner import map_assets
+from app.web.planner import map_assets, vector_tiles
 from app.web.return_urls import ReturnUrlAllowList
 
 # The app has a /static rule of its own; a distinct prefix keeps this one reachable.
@@ -164,6 +166,10 @@ def index():
     if cart.problem:
         cart_problem = f"{t[cart.problem].format(**cart.values)} {t['cart.invalid.suffix']}"
     at = parse_moment(args.get("at", "")) if args.get("at") else None
+    # Before a search the map shows the network: its extent and its points, from the
+    # location tiles, so it is never an empty grey box (with no base map, offline).
+    extent = tiles.data_extent(db.connection())
+    overview = vector_tiles()
     html = render_template(
         "index.html",
         lang=language,
@@ -194,6 +200,9 @@ def index():
             markercluster_url("MarkerCluster.css"),
             markercluster_url("MarkerCluster.Default.css"),
         ],
+        network_extent=",".join(f"{v:.6f}" for v in extent) if extent else "",
+        locations_tiles_url=overview.locations_url,
+        vectorgrid_js=dict(overview.scripts)["vectorgrid"],
         tile_url=current_app.config.get("TILE_URL", ""),
         tile_attribution=current_app.config.get("TILE_ATTRIBUTION", ""),
         default_radius=DEFAULT_RADIUS_M,

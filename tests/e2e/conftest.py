@@ -254,12 +254,26 @@ def _guard(context, page, guarded: GuardedPage) -> None:
     page.on("console", on_console)
     page.on("pageerror", lambda error: guarded.console_errors.append(f"page error: {error}"))
 
+    # Which document each request was made for: a request the browser aborts because
+    # its page navigated away (the favicon or a late fetch of the page being left, on a
+    # busy machine) is not the app's failure; any other failure is.
+    documents = {"current": 0}
+    made_for: dict[object, int] = {}
+
+    def on_request(request):
+        # A new document counts from the moment its navigation asks for it: the browser
+        # may abort the old page's requests before the new page commits.
+        if request.is_navigation_request() and request.frame == page.main_frame:
+            documents["current"] += 1
+        made_for[request] = documents["current"]
+
     def on_request_failed(request):
-        # A request the browser itself aborted because the page navigated away (the
-        # favicon of the page being left, on a busy machine) is not the app's failure.
-        if request.failure == "net::ERR_ABORTED" and request.url.endswith("favicon.svg"):
+        left_behind = made_for.pop(request, documents["current"]) < documents["current"]
+        if request.failure == "net::ERR_ABORTED" and left_behind:
             return
         guarded.console_errors.append(f"request failed: {request.url} ({request.failure})")
 
+    page.on("request", on_request)
+    page.on("requestfinished", lambda request: made_for.pop(request, None))
     page.on("requestfailed", on_request_failed)
     page.on("response", on_response)

@@ -358,6 +358,35 @@
   if (cfg.tileUrl) {
     L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution, maxZoom: 19 }).addTo(map);
   }
+
+  // Before a search: the whole network, from the app's own location tiles (clustered
+  // counts below street level), with a hint. The first answer replaces it.
+  let overview = null;
+  const mapHint = document.getElementById("map-hint");
+  function showNetwork() {
+    const extent = (cfg.networkExtent || "").split(",").map(Number);
+    if (extent.length !== 4 || extent.some((v) => !Number.isFinite(v))) return;
+    const [west, south, east, north] = extent;
+    map.fitBounds([[south, west], [north, east]], { padding: [20, 20], animate: false });
+    if (L.vectorGrid && cfg.locationsTiles) {
+      const dot = { radius: 4, weight: 1, color: "#ffffff", fillColor: "#0b5cad", fillOpacity: 0.85, fill: true };
+      overview = L.vectorGrid.protobuf(cfg.locationsTiles, {
+        interactive: false,
+        maxNativeZoom: 19,
+        vectorTileLayerStyles: {
+          locations: (properties) => (properties.count > 1 ? { ...dot, radius: 6 } : dot),
+        },
+      }).addTo(map);
+    }
+    mapHint.hidden = false;
+  }
+  function hideNetwork() {
+    if (overview) {
+      map.removeLayer(overview);
+      overview = null;
+    }
+    mapHint.hidden = true;
+  }
   const clusters = L.markerClusterGroup({
     showCoverageOnHover: false,
     maxClusterRadius: 40,
@@ -958,6 +987,7 @@
     }
     setBusy(false);
     if (!more) {
+      hideNetwork();
       clearResults();
       showOrigin();
     }
@@ -1379,5 +1409,7 @@
   renderCart();
   if (cfg.initialQ) {
     searchText(cfg.initialQ);
+  } else {
+    showNetwork();
   }
 })();
