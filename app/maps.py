@@ -248,19 +248,20 @@ def location_map(
     # A location without areas opens at street level around it, not on an empty box.
     fmap = _new_map(assets, tiles, center=latlon(west, south) if lone_point else None)
     modes = [mode for mode in MODE_ORDER if any(row["mode"] == mode for row in service_areas)]
-    _add_service_areas(fmap, service_areas, modes, location_url)
+    labels = labels or {}
+    _add_service_areas(fmap, service_areas, modes, location_url, labels)
     _add_locations(
         fmap,
         [location],
         at,
         location_url,
         radius=9,
-        labels=labels or {},
+        labels=labels,
         describe_opening=describe_opening or opening_summary,
     )
     # Few overlays here: the list can stay open.
     folium.LayerControl(collapsed=False).add_to(fmap)
-    _Legend(_legend_html(modes, has_gaps=False, has_region=False)).add_to(fmap)
+    _Legend(_legend_html(modes, has_gaps=False, has_region=False, labels=labels)).add_to(fmap)
     if not lone_point:
         fmap.fit_bounds(leaflet_bounds(bbox))
     return fmap
@@ -410,8 +411,10 @@ def _add_service_areas(
     rows: Sequence[Mapping],
     modes: Sequence[str],
     location_url: Callable[[str], str],
+    labels: Mapping[str, str],
 ) -> None:
-    """One overlay per mode; one GeoJSON layer each, however many areas (fast to draw)."""
+    """One overlay per mode; one GeoJSON layer each, however many areas (fast to draw).
+    Its name in the layer list is in the page's words (``labels``), English by default."""
     by_mode: dict[str, list[dict]] = {mode: [] for mode in modes}
     for row in rows:
         if row["mode"] in by_mode:
@@ -419,8 +422,10 @@ def _add_service_areas(
     for mode in sorted(by_mode, key=_mode_rank):
         features = by_mode[mode]
         colour = MODE_COLOURS.get(mode, "#555555")
+        mode_name = labels.get(f"mode.{mode}", MODE_LABELS.get(mode, mode))
+        layer_name = labels.get("map.layer.areas", "{mode} areas ({count})")
         layer = folium.FeatureGroup(
-            name=f"{_text(MODE_LABELS.get(mode, mode))} areas ({len(features)})"
+            name=_text(layer_name.format(mode=mode_name, count=len(features)))
         ).add_to(fmap)
         if not features:
             continue
@@ -513,7 +518,8 @@ def _add_locations(
         }
         for row in rows
     ]
-    layer = folium.FeatureGroup(name=f"Locations ({len(features)})").add_to(fmap)
+    layer_name = labels.get("map.layer.locations", "Locations ({count})")
+    layer = folium.FeatureGroup(name=_text(layer_name.format(count=len(features)))).add_to(fmap)
     if not features:
         return
     folium.GeoJson(
@@ -552,15 +558,25 @@ def _location_style(feature: dict) -> dict:
 
 
 def _legend_html(
-    modes: Sequence[str], *, has_gaps: bool, has_region: bool, has_clusters: bool = False
+    modes: Sequence[str],
+    *,
+    has_gaps: bool,
+    has_region: bool,
+    has_clusters: bool = False,
+    labels: Mapping[str, str] | None = None,
 ) -> str:
-    """The legend's HTML: a swatch and a label per thing drawn."""
-    rows = ['<h2 class="locator-legend-title">Legend</h2>', "<ul>"]
+    """The legend's HTML: a swatch and a label per thing drawn, in the page's words
+    (``labels``, app/web/i18n.py) where given, else English."""
+    labels = labels or {}
+    title = escape(labels.get("map.legend", "Legend"))
+    rows = [f'<h2 class="locator-legend-title">{title}</h2>', "<ul>"]
     for mode in sorted(modes, key=_mode_rank):
         colour = MODE_COLOURS.get(mode, "#555555")
+        mode_name = labels.get(f"mode.{mode}", MODE_LABELS.get(mode, mode))
+        area = labels.get("map.legend.area", "{mode} area").format(mode=mode_name)
         rows.append(
             f'<li><span class="swatch" style="background:{colour}40;border-color:{colour}">'
-            f"</span>{escape(MODE_LABELS.get(mode, mode))} area</li>"
+            f"</span>{escape(area)}</li>"
         )
     if has_gaps:
         rows.append(
@@ -579,7 +595,7 @@ def _legend_html(
     for kind, colour in KIND_COLOURS.items():
         rows.append(
             f'<li><span class="swatch swatch-point" style="background:{colour}"></span>'
-            f"{escape(_label(kind))}</li>"
+            f"{escape(labels.get(f'kind.{kind}', _label(kind)))}</li>"
         )
     if has_clusters:
         rows.append(

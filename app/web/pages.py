@@ -166,9 +166,6 @@ def index():
     if cart.problem:
         cart_problem = f"{t[cart.problem].format(**cart.values)} {t['cart.invalid.suffix']}"
     at = parse_moment(args.get("at", "")) if args.get("at") else None
-    # Before a search the map shows the network: its extent and its points, from the
-    # location tiles, so it is never an empty grey box (with no base map, offline).
-    extent = tiles.data_extent(db.connection())
     overview = vector_tiles()
     html = render_template(
         "index.html",
@@ -200,7 +197,7 @@ def index():
             markercluster_url("MarkerCluster.css"),
             markercluster_url("MarkerCluster.Default.css"),
         ],
-        network_extent=",".join(f"{v:.6f}" for v in extent) if extent else "",
+        network_extent_url=url_for("web.network_extent"),
         locations_tiles_url=overview.locations_url,
         vectorgrid_js=dict(overview.scripts)["vectorgrid"],
         tile_url=current_app.config.get("TILE_URL", ""),
@@ -214,6 +211,18 @@ def index():
     response = make_response(html)
     response.headers["Content-Language"] = language
     response.vary.add("Accept-Language")
+    return response
+
+
+@bp.get("/network-extent.json")
+def network_extent():
+    """Where nearly all of the network is, ``{"bbox": [west, south, east, north]}`` (null
+    when empty). Before a search the picker's map opens there and draws the network's
+    points from the location tiles, so it is never an empty grey box, even offline with
+    no base map. Asked by the script, so the page itself stays free of database work."""
+    extent = tiles.data_extent(db.connection())
+    response = make_response({"bbox": list(extent) if extent else None})
+    response.cache_control.max_age = 60
     return response
 
 

@@ -34,6 +34,12 @@ def test_the_location_page_uses_the_picker_s_labels(guarded_page, lang):
     assert t["status.active"] in details.inner_text()
     assert t["mode.delivery"] in page.locator(".location-areas").inner_text()
     page.wait_for_selector(".leaflet-container path.locator-location", timeout=10_000)
+    # The map's legend and layer list too.
+    legend = page.locator(".locator-legend-title").inner_text()
+    assert legend == t["map.legend"]
+    layers = page.locator(".leaflet-control-layers").inner_text()
+    assert t["map.layer.areas"].format(mode=t["mode.delivery"], count=1) in layers
+    assert t["map.layer.locations"].format(count=1) in layers
     # The map's popup says the same as the table.
     click_drawn(page, "path.locator-location")
     popup = page.locator(".leaflet-popup-content")

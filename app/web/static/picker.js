@@ -363,9 +363,16 @@
   // counts below street level), with a hint. The first answer replaces it.
   let overview = null;
   const mapHint = document.getElementById("map-hint");
-  function showNetwork() {
-    const extent = (cfg.networkExtent || "").split(",").map(Number);
-    if (extent.length !== 4 || extent.some((v) => !Number.isFinite(v))) return;
+  async function showNetwork() {
+    mapHint.hidden = false;
+    let extent = null;
+    try {
+      const response = await fetch(cfg.networkExtentUrl, { headers: { Accept: "application/json" } });
+      extent = response.ok ? (await response.json()).bbox : null;
+    } catch (error) {
+      extent = null; // offline or down: the hint stays, the search still works
+    }
+    if (!Array.isArray(extent) || extent.length !== 4 || mapHint.hidden) return;
     const [west, south, east, north] = extent;
     map.fitBounds([[south, west], [north, east]], { padding: [20, 20], animate: false });
     if (L.vectorGrid && cfg.locationsTiles) {
@@ -378,7 +385,6 @@
         },
       }).addTo(map);
     }
-    mapHint.hidden = false;
   }
   function hideNetwork() {
     if (overview) {
