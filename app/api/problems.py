@@ -102,7 +102,7 @@ def error_response(
 ) -> Response:
     """The answer to an error: the page's HTML for a page, else problem+json."""
     blueprints, render = current_app.extensions.get(ERROR_PAGE, ((), None))
-    if render is not None and request.blueprint in blueprints:
+    if render is not None and _wants_page(blueprints):
         try:
             return render(status, detail, errors or [], headers or {})
         except Exception:
@@ -110,6 +110,23 @@ def error_response(
             # drawn (a template fault must not turn a 404 into a 500).
             log.exception("error page failed; answering with problem+json")
     return problem(status, detail, title=title, errors=errors, headers=headers, extra=extra)
+
+
+# Paths whose clients are programs: an unknown address under them stays problem+json.
+MACHINE_PATHS = ("/api/", "/tiles/", "/ogc", "/metrics", "/healthz", "/readyz")
+
+
+def _wants_page(blueprints: frozenset[str]) -> bool:
+    """A page's error, or an address that matches no route asked for by a browser (a
+    mistyped /planer): the person reading it gets a page. API clients (which accept JSON,
+    or anything, first) and the API's own paths keep problem+json."""
+    if request.blueprint in blueprints:
+        return True
+    return (
+        request.url_rule is None
+        and not request.path.startswith(MACHINE_PATHS)
+        and request.accept_mimetypes.best_match(("application/json", "text/html")) == "text/html"
+    )
 
 
 def register_error_handlers(app: Flask) -> None:

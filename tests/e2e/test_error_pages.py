@@ -61,6 +61,33 @@ def test_an_unknown_location_is_a_styled_404_page_in_the_browser_s_language(
     guarded.assert_clean()
 
 
+def test_a_mistyped_address_is_a_styled_404_page(guarded_page):
+    open_error_page(guarded_page, "/planer", 404)
+    page = guarded_page.page
+    assert page.locator("h2").inner_text() == MESSAGES["en"]["errorpage.404.title"]
+    assert page.get_by_role("link", name=MESSAGES["en"]["errorpage.planner"]).count() == 1
+    guarded_page.assert_clean()
+
+
+@pytest.mark.parametrize(
+    ("path", "accept", "expected"),
+    [
+        ("/planer", "*/*", "application/problem+json"),  # curl: a program, not a person
+        ("/planer", "application/json", "application/problem+json"),
+        ("/api/v1/nope", "text/html,*/*;q=0.8", "application/problem+json"),
+        ("/tiles/nope", "text/html,*/*;q=0.8", "application/problem+json"),
+        ("/planer", "text/html,application/xhtml+xml,*/*;q=0.8", "text/html; charset=utf-8"),
+    ],
+)
+def test_unknown_addresses_answer_a_page_only_to_browsers(live_server, path, accept, expected):
+    request = urllib.request.Request(f"{live_server.url}{path}", headers={"Accept": accept})
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(request, timeout=10)
+    with raised.value as error:  # closes its connection
+        assert error.code == 404
+        assert error.headers["Content-Type"] == expected
+
+
 def test_the_api_keeps_problem_json_for_a_browser(live_server):
     request = urllib.request.Request(
         f"{live_server.url}/api/v1/locations/no-such-place",
