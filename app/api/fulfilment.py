@@ -71,7 +71,7 @@ class CartLineSchema(StrictSchema):
     )
 
 
-def _each_sku_once(lines: list[dict]) -> None:
+def each_sku_once(lines: list[dict]) -> None:
     seen: dict[str, int] = {}
     errors = {}
     for index, line in enumerate(lines):
@@ -120,7 +120,7 @@ class OptionsBody(BodySchema, OriginBody):
 
     @validates_schema
     def skus_once(self, data, **kwargs):
-        _each_sku_once(data.get("cart", []))
+        each_sku_once(data.get("cart", []))
 
 
 # -- response documentation ----------------------------------------------------------
@@ -195,7 +195,7 @@ def _instant(site: fulfilment.Site, moment):
     return moment.astimezone(ZoneInfo(site.timezone)).isoformat()
 
 
-def _option_json(option: fulfilment.Option, at) -> dict:
+def option_json(option: fulfilment.Option, at) -> dict:
     site = option.site
     supplier = option.supplied_from
     return {
@@ -227,7 +227,7 @@ def _exclusion_json(exclusion: fulfilment.Exclusion) -> dict:
     }
 
 
-def _defaults() -> fulfilment.Defaults:
+def fulfilment_defaults() -> fulfilment.Defaults:
     config = current_app.config
     return fulfilment.Defaults(
         prep_minutes=config["FULFILMENT_DEFAULT_PREP_MINUTES"],
@@ -267,7 +267,11 @@ class FulfilmentOptions(MethodView):
             at=body.get("at"),
         )
         at, result = fulfilment.find_options(
-            connection, request, _defaults(), current_app.config["EXPRESS_SPEED_KMH"], now()
+            connection,
+            request,
+            fulfilment_defaults(),
+            current_app.config["EXPRESS_SPEED_KMH"],
+            now(),
         )
         return json_response(
             {
@@ -277,7 +281,7 @@ class FulfilmentOptions(MethodView):
                     {"sku": line.sku, "qty": line.qty, **result.products[line.sku]}
                     for line in request.cart
                 ],
-                "options": [_option_json(option, at) for option in result.options],
+                "options": [option_json(option, at) for option in result.options],
                 "options_total": result.options_total,
                 "excluded": [_exclusion_json(exclusion) for exclusion in result.excluded],
                 "excluded_total": result.excluded_total,
@@ -318,7 +322,7 @@ class StockBody(BodySchema):
 
     @validates_schema
     def skus_once(self, data, **kwargs):
-        _each_sku_once(data.get("lines", []))
+        each_sku_once(data.get("lines", []))
 
 
 class StockLinesSchema(Schema):

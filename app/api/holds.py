@@ -23,9 +23,9 @@ from app.api.fulfilment import (
     CartLineSchema,
     OptionSchema,
     ReasonSchema,
-    _defaults,
-    _each_sku_once,
-    _option_json,
+    each_sku_once,
+    fulfilment_defaults,
+    option_json,
 )
 from app.api.inputs import Blueprint, BodySchema, Latitude, Longitude
 from app.api.schemas import OriginSchema, ProblemSchema
@@ -77,7 +77,7 @@ class HoldBody(BodySchema):
 
     @validates_schema
     def consistent(self, data, **kwargs):
-        _each_sku_once(data.get("cart", []))
+        each_sku_once(data.get("cart", []))
         if ("lat" in data) != ("lon" in data):
             missing = "lon" if "lat" in data else "lat"
             raise ValidationError("give lat and lon together", missing)
@@ -157,7 +157,7 @@ def _policy() -> holds.HoldPolicy:
     return holds.HoldPolicy(
         ttl_s=config["HOLD_TTL_S"],
         pickup_days=config["ORDER_PICKUP_DAYS"],
-        defaults=_defaults(),
+        defaults=fulfilment_defaults(),
         express_speed_kmh=config["EXPRESS_SPEED_KMH"],
         radius_m=config["FULFILMENT_RADIUS"],
     )
@@ -212,7 +212,7 @@ class Holds(MethodView):
             conflict.extra = {
                 "reasons": conflict.reasons,
                 "origin": conflict.origin.as_dict(),
-                "options": [_option_json(o, conflict.at) for o in conflict.plan.options],
+                "options": [option_json(o, conflict.at) for o in conflict.plan.options],
             }
             raise
         response = json_response(_hold_json(answer.hold), status=201)
